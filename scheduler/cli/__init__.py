@@ -1,0 +1,1 @@
+"""The ``carbonshift`` command line (Typer + Rich). ``main`` assembles the subcommands."""
