@@ -243,6 +243,21 @@ class ForecastProvenance(Frozen):
     fetched_at: UtcDatetime
     horizon_s: int = Field(ge=0, description="how far past generated_at the series reaches")
     fallback: bool = False
+    # Added by the carbon-signal slice (optional, so older payloads still validate).
+    stale: bool = Field(default=False, description="served from cache after its TTL")
+    notes: tuple[str, ...] = Field(
+        default=(), description="validation flags and fill-ins, e.g. 'constant series'"
+    )
+
+
+class ProviderStatus(Frozen):
+    """How one configured carbon-signal provider has been doing (for ``forecast providers``)."""
+
+    provider: str
+    last_success_at: UtcDatetime | None = None
+    last_error: str = ""
+    last_error_at: UtcDatetime | None = None
+    requests_used: int = Field(default=0, ge=0, description="requests in the budget window")
 
 
 class IntensityPoint(Frozen):
@@ -308,6 +323,35 @@ class AttemptStatus(Frozen):
     ended_at: UtcDatetime | None = None
 
 
+class AttemptRecord(Frozen):
+    """One dispatch attempt as the job store keeps it (the service's durable memory).
+
+    The row is written as a *dispatch intent* (``submitted=False``) before the cluster is
+    called; ``submitted`` becomes true once the cluster acknowledged the submission id. After
+    a crash, an intent is looked up on its cluster by ``submission_id`` before anything is
+    resubmitted. ``ended_at`` is set once the attempt reached a final state.
+    """
+
+    job_id: str
+    attempt: int = Field(ge=1)
+    region: str
+    submission_id: str
+    submitted: bool = False
+    state: AttemptState = AttemptState.PENDING
+    message: str = ""
+    intent_at: UtcDatetime
+    submitted_at: UtcDatetime | None = None
+    started_at: UtcDatetime | None = None
+    ended_at: UtcDatetime | None = None
+    power_cap_w: float | None = None
+    explanation: str = ""
+
+    @property
+    def open(self) -> bool:
+        """True until the attempt reached a final state."""
+        return self.ended_at is None
+
+
 class ClusterCapacity(Frozen):
     """GPUs of one cluster right now."""
 
@@ -371,6 +415,23 @@ Decision = Annotated[Start | Wait | Reject, Field(discriminator="kind")]
 EnergySource = Literal["nvml_counter", "integrated_samples", "simulated", "estimated"]
 
 
+class EnergySegment(Frozen):
+    """One contiguous run of an attempt and the energy it drew (an interruptible job has many)."""
+
+    start: UtcDatetime
+    end: UtcDatetime
+    energy_mj: int = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> EnergySegment:
+        if self.end < self.start:
+            raise ValueError(
+                f"segment end {self.end.isoformat()} is before its start "
+                f"{self.start.isoformat()}; give start <= end"
+            )
+        return self
+
+
 class LedgerEntry(Frozen):
     """One finished attempt (or a correction of an earlier entry); never changed once written.
 
@@ -404,6 +465,38 @@ class LedgerEntry(Frozen):
     energy_cap_outcome: Literal["none", "within", "stopped", "throttled", "notified"] = "none"
     carbonshift_version: str
     corrects_entry: int | None = Field(default=None, description="sequence of the corrected one")
+    # Added by the ledger slice (all optional, so older payloads still validate).
+    deadline: UtcDatetime | None = None
+    home_zone: str | None = Field(default=None, description="zone of the counterfactual run")
+    intensity_basis: Literal["realised", "forecast"] = Field(
+        default="realised", description="'forecast' until realised history arrives"
+    )
+    counterfactual_intensity_g_per_kwh: float | None = Field(default=None, ge=0)
+    forecast_provenance: ForecastProvenance | None = None
+    correction_reason: str = ""
+    segments: tuple[EnergySegment, ...] = Field(
+        default=(), description="the run's pieces; empty = one piece started_at..ended_at"
+    )
+    sequence: int | None = Field(default=None, ge=1, description="set by the ledger on append")
+    prev_hash: str | None = Field(default=None, description="SHA-256 of the previous entry")
+    entry_hash: str | None = Field(default=None, description="SHA-256 of this entry")
+
+    @property
+    def forecast_error_g_per_kwh(self) -> float | None:
+        """Realised minus forecast intensity (positive: dirtier than the decision expected)."""
+        if self.forecast_intensity_g_per_kwh is None:
+            return None
+        return self.intensity_g_per_kwh - self.forecast_intensity_g_per_kwh
+
+    @property
+    def deferral_s(self) -> float:
+        """Seconds between submission and the start of this attempt."""
+        return (self.started_at - self.submitted_at).total_seconds()
+
+    @property
+    def missed_deadline(self) -> bool:
+        """True when the attempt ended after the job's deadline (False when none is known)."""
+        return self.deadline is not None and self.ended_at > self.deadline
 
     @property
     def savings_g(self) -> float:
@@ -423,9 +516,11 @@ __all__ = [
     "POWER_CAP_RANGE_W",
     "TRANSITIONS",
     "AttemptState",
+    "AttemptRecord",
     "AttemptStatus",
     "ClusterCapacity",
     "Decision",
+    "EnergySegment",
     "EnergySource",
     "Forecast",
     "ForecastProvenance",
@@ -436,6 +531,7 @@ __all__ = [
     "JobSpec",
     "JobState",
     "LedgerEntry",
+    "ProviderStatus",
     "Region",
     "Reject",
     "SignalType",

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from scheduler.model import (
+    AttemptRecord,
     AttemptStatus,
     ClusterCapacity,
     Forecast,
@@ -25,6 +26,7 @@ from scheduler.model import (
     JobSpec,
     JobState,
     LedgerEntry,
+    ProviderStatus,
 )
 
 
@@ -92,6 +94,44 @@ class SignalForecaster(Protocol):
         Raises:
             ForecastUnavailable: too little history to forecast.
         """
+        ...
+
+
+@runtime_checkable
+class ForecastCache(Protocol):
+    """The last good forecast per zone, with its provenance, and each provider's health.
+
+    Only validated forecasts are saved (the failover chain validates first), so a bad payload
+    never replaces a good one. Staleness is judged by the reader from
+    ``provenance.fetched_at`` and its TTL; the cache keeps what it was given.
+    """
+
+    def load(self, zone: str) -> Forecast | None:
+        """The last forecast saved for ``zone``, or None.
+
+        Raises:
+            StoreError: the cache cannot be read.
+        """
+        ...
+
+    def save(self, forecast: Forecast) -> None:
+        """Replace the entry of ``forecast.zone`` by ``forecast`` (durable on return).
+
+        Raises:
+            StoreError: the cache cannot be written.
+        """
+        ...
+
+    def fetched_at(self) -> dict[str, datetime]:
+        """When each cached zone's forecast was fetched (UTC), to stagger refreshes."""
+        ...
+
+    def record_status(self, status: ProviderStatus) -> None:
+        """Replace the health record of ``status.provider``."""
+        ...
+
+    def statuses(self) -> Sequence[ProviderStatus]:
+        """Every provider's health record, sorted by provider name."""
         ...
 
 
@@ -233,16 +273,36 @@ class JobStore(Protocol):
         """Jobs filtered by state and team, oldest submission first."""
         ...
 
-    def transition(self, job_id: str, expected: JobState, job: Job) -> Job:
+    def transition(
+        self, job_id: str, expected: JobState, job: Job, *, attempt: AttemptRecord | None = None
+    ) -> Job:
         """Replace the stored job by ``job`` if it is still in state ``expected``.
 
         ``job`` is the result of ``Job.transition`` on the stored one, so the state machine
-        has already been checked.
+        has already been checked. With ``attempt``, that attempt record is written (inserted
+        or replaced) in the same transaction: a dispatch intent and its job's move to
+        DISPATCHED, or an attempt's end and its job's final state, happen together or not.
 
         Raises:
             ConcurrentUpdateError: the stored job is no longer in ``expected``.
             JobNotFoundError: no such job.
         """
+        ...
+
+    def update_attempt(self, record: AttemptRecord) -> AttemptRecord:
+        """Replace an open attempt (same ``job_id`` and ``attempt``) by ``record``.
+
+        Raises:
+            ConcurrentUpdateError: the attempt does not exist or has already ended.
+        """
+        ...
+
+    def attempts(self, job_id: str) -> Sequence[AttemptRecord]:
+        """Every attempt of ``job_id``, oldest first (empty for an unknown job)."""
+        ...
+
+    def open_attempts(self) -> Sequence[AttemptRecord]:
+        """Every attempt that has not ended yet (intents included), oldest first."""
         ...
 
 

@@ -1,0 +1,1 @@
+"""Alembic migrations of carbonshift's database (applied by ``plugins.stores.database``)."""
