@@ -9,6 +9,7 @@ from typing import NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from scheduler.errors import CarbonshiftError, ConfigError
 from scheduler.settings import Settings, load_settings
@@ -52,7 +53,7 @@ err_console = Console(stderr=True)
 
 def fail(message: str, *, code: int = EXIT_FAULT) -> NoReturn:
     """Print ``message`` to stderr and exit with ``code``."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 

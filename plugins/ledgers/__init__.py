@@ -1,0 +1,1 @@
+"""Ledger backends: SQL (SQLite, PostgreSQL) and in memory."""

@@ -1,0 +1,1 @@
+"""Human-facing reports built from ledger entries (HTML page, SVG charts)."""
