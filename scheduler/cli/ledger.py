@@ -13,7 +13,6 @@ from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from scheduler.cli.state import EXIT_USAGE, fail, fail_on, state
@@ -96,7 +95,7 @@ def verify(
     try:
         count = ledger.verify(expected_head=head)
     except LedgerIntegrityError as exc:
-        fail(escape(f"ledger verification FAILED: {exc}"))
+        fail(f"ledger verification FAILED: {exc}")
     except CarbonshiftError as exc:
         fail_on(exc)
     typer.echo(f"ledger verified: {count} entries, head {ledger.head()}")
@@ -133,8 +132,8 @@ def export(
                 typer.echo(text, nl=False)
             else:
                 output.write_text(text, encoding="utf-8")
-    except ConfigError as exc:  # escaped: the message names the "carbonshift[parquet]" extra
-        fail(escape(str(exc)), code=EXIT_USAGE)
+    except ConfigError as exc:
+        fail(str(exc), code=EXIT_USAGE)
     except CarbonshiftError as exc:
         fail_on(exc)
     if output is not None:
