@@ -9,7 +9,8 @@ errors only. Every message says what was wrong, with the offending value, and wh
 
     CarbonshiftError
     ├── ConfigError                    settings file or environment is invalid
-    │   └── UnknownPluginError         a ``kind`` names no registered plugin
+    │   ├── UnknownPluginError         a ``kind`` names no registered plugin
+    │   └── ScenarioError              a jobs, carbon-trace or regions file is malformed
     ├── IllegalTransitionError         a job state change the state machine forbids
     ├── ForecastError                  permanent carbon-signal fault (bad zone, bad key)
     │   ├── ForecastUnavailable        transient: provider down, timeout, rate limited
@@ -17,17 +18,20 @@ errors only. Every message says what was wrong, with the offending value, and wh
     ├── StoreError                     job store fault
     │   ├── JobNotFoundError           no job with that id (for this caller)
     │   ├── ConcurrentUpdateError      a compare-and-set lost: another writer moved the job
-    │   └── IdempotencyConflictError   same idempotency key, different body
+    │   ├── IdempotencyConflictError   same idempotency key, different body
+    │   └── TokenNotFoundError         no API token with that id
     ├── ClusterError                   permanent cluster fault (job rejected by Ray)
     │   └── ClusterUnavailable         transient: cluster unreachable, supervisor died
     ├── PowerError                     GPU power management fault
     │   ├── NvmlNotAvailableError      no NVIDIA driver or GPU on this node
     │   ├── PowerPermissionError       not allowed to change the limit (needs CAP_SYS_ADMIN)
     │   ├── PowerNotSupportedError     the GPU does not support the operation
-    │   └── GpuLostError               the GPU fell off the bus
+    │   ├── GpuLostError               the GPU fell off the bus
+    │   └── LeaseConflictError         the GPU's power limit is leased to another job
     ├── LedgerError                    ledger fault
     │   └── LedgerIntegrityError       the hash chain does not verify
-    └── SchedulerLockedError           another scheduler instance holds this database
+    ├── SchedulerLockedError           another scheduler instance holds this database
+    └── ScheduleViolationError         a simulated schedule breaks a deadline or a capacity
 """
 
 from __future__ import annotations
@@ -43,6 +47,10 @@ class ConfigError(CarbonshiftError):
 
 class UnknownPluginError(ConfigError):
     """A settings section's ``kind`` names no registered plugin."""
+
+
+class ScenarioError(ConfigError):
+    """An input file of a simulation or trace replay is malformed; names file, line and fix."""
 
 
 class IllegalTransitionError(CarbonshiftError):
@@ -77,6 +85,10 @@ class IdempotencyConflictError(StoreError):
     """A submission reused an idempotency key with a different body."""
 
 
+class TokenNotFoundError(StoreError):
+    """No API token has that id."""
+
+
 class ClusterError(CarbonshiftError):
     """A permanent cluster fault, such as a submission the cluster refuses."""
 
@@ -105,6 +117,10 @@ class GpuLostError(PowerError):
     """The GPU is no longer reachable."""
 
 
+class LeaseConflictError(PowerError):
+    """A power-cap lease was refused: another job holds one of the GPUs' limits."""
+
+
 class LedgerError(CarbonshiftError):
     """A ledger fault."""
 
@@ -115,3 +131,7 @@ class LedgerIntegrityError(LedgerError):
 
 class SchedulerLockedError(CarbonshiftError):
     """Another scheduler instance already schedules this database."""
+
+
+class ScheduleViolationError(CarbonshiftError):
+    """A policy produced a schedule that breaks a deadline or a region's capacity."""

@@ -15,10 +15,13 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
+import numpy as np
+import numpy.typing as npt
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -321,6 +324,11 @@ class AttemptStatus(Frozen):
     message: str = ""
     started_at: UtcDatetime | None = None
     ended_at: UtcDatetime | None = None
+    exit_code: int | None = Field(default=None, description="the entrypoint's, once it ended")
+    infrastructure_failure: bool = Field(
+        default=False,
+        description="FAILED because of the cluster (supervisor died, lost node), not the job",
+    )
 
 
 class AttemptRecord(Frozen):
@@ -477,6 +485,8 @@ class LedgerEntry(Frozen):
     segments: tuple[EnergySegment, ...] = Field(
         default=(), description="the run's pieces; empty = one piece started_at..ended_at"
     )
+    pue: float = Field(default=1.0, ge=1.0, description="PUE of the region it ran in")
+    home_pue: float = Field(default=1.0, ge=1.0, description="PUE of the counterfactual region")
     sequence: int | None = Field(default=None, ge=1, description="set by the ledger on append")
     prev_hash: str | None = Field(default=None, description="SHA-256 of the previous entry")
     entry_hash: str | None = Field(default=None, description="SHA-256 of this entry")
@@ -511,10 +521,90 @@ class LedgerEntry(Frozen):
         return 100.0 * self.savings_g / self.counterfactual_emissions_g
 
 
+# --------------------------------------------------------------------------------------------
+# API access: bearer tokens, stored only as their SHA-256
+
+
+class ApiRole(StrEnum):
+    """What a token may do: read, also submit and change its team's jobs, or everything."""
+
+    VIEWER = "viewer"
+    SUBMITTER = "submitter"
+    ADMIN = "admin"
+
+
+class ApiToken(Frozen):
+    """One API token as stored: never the secret itself, only its SHA-256 (hex)."""
+
+    id: str = Field(min_length=1, max_length=64)
+    token_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    team: str = Field(min_length=1, max_length=100)
+    role: ApiRole
+    created_at: UtcDatetime
+    revoked_at: UtcDatetime | None = None
+
+    @property
+    def active(self) -> bool:
+        """True until the token is revoked."""
+        return self.revoked_at is None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True, eq=False)
+class IntensityTrace:
+    """A zone's realised intensity as a step function (simulation, trace replay, demo grid).
+
+    Value ``i`` holds from ``start_s[i]`` until ``start_s[i + 1]`` (the last one until
+    ``end_s``). Times are integer UTC epoch seconds; the arrays are read-only.
+    """
+
+    zone: str
+    start_s: npt.NDArray[np.int64]
+    g_per_kwh: npt.NDArray[np.float64]
+    end_s: int
+
+    def __post_init__(self) -> None:
+        if len(self.start_s) == 0 or len(self.start_s) != len(self.g_per_kwh):
+            raise ValueError(
+                f"trace for {self.zone} needs equally many times and values, at least one "
+                f"(got {len(self.start_s)} times, {len(self.g_per_kwh)} values)"
+            )
+        if np.any(np.diff(self.start_s) <= 0) or self.end_s <= int(self.start_s[-1]):
+            raise ValueError(f"trace for {self.zone}: times must strictly increase")
+        if not np.all(np.isfinite(self.g_per_kwh)) or np.any(self.g_per_kwh < 0):
+            raise ValueError(f"trace for {self.zone}: intensities must be finite and ≥ 0")
+        self.start_s.setflags(write=False)
+        self.g_per_kwh.setflags(write=False)
+
+    @property
+    def start(self) -> datetime:
+        """When the first value starts to hold."""
+        return datetime.fromtimestamp(int(self.start_s[0]), tz=UTC)
+
+    @property
+    def end(self) -> datetime:
+        """When the last value stops holding."""
+        return datetime.fromtimestamp(self.end_s, tz=UTC)
+
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class IntervalForecast:
+    """A point forecast with a central prediction interval, in g/kWh, one value per step.
+
+    ``level`` is the nominal coverage of ``[lower, upper]`` (0.8: 80 % of outcomes inside).
+    """
+
+    mean_g_per_kwh: tuple[float, ...]
+    lower_g_per_kwh: tuple[float, ...]
+    upper_g_per_kwh: tuple[float, ...]
+    level: float
+
 __all__ = [
     "DATETIME_EXAMPLE",
     "POWER_CAP_RANGE_W",
     "TRANSITIONS",
+    "ApiRole",
+    "ApiToken",
     "AttemptState",
     "AttemptRecord",
     "AttemptStatus",
@@ -527,6 +617,8 @@ __all__ = [
     "Frozen",
     "GpuInfo",
     "IntensityPoint",
+    "IntensityTrace",
+    "IntervalForecast",
     "Job",
     "JobSpec",
     "JobState",

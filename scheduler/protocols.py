@@ -12,16 +12,18 @@ Faults raise the ``scheduler.errors`` class named in the docstring and nothing e
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from scheduler.model import (
+    ApiToken,
     AttemptRecord,
     AttemptStatus,
     ClusterCapacity,
     Forecast,
     GpuInfo,
+    IntervalForecast,
     Job,
     JobSpec,
     JobState,
@@ -93,6 +95,25 @@ class SignalForecaster(Protocol):
 
         Raises:
             ForecastUnavailable: too little history to forecast.
+        """
+        ...
+
+
+@runtime_checkable
+class IntervalForecaster(SignalForecaster, Protocol):
+    """A ``SignalForecaster`` that also says how uncertain it is."""
+
+    def predict_interval(
+        self,
+        zone: str,
+        history_g_per_kwh: Sequence[float],
+        step_s: int,
+        horizon_steps: int,
+    ) -> IntervalForecast:
+        """``predict``'s values with a central prediction interval around them.
+
+        Same inputs and errors as ``SignalForecaster.predict``; ``mean_g_per_kwh`` equals
+        what ``predict`` returns, and ``lower ≤ mean ≤ upper`` holds at every step.
         """
         ...
 
@@ -289,6 +310,23 @@ class JobStore(Protocol):
         """
         ...
 
+    def transition_many(
+        self,
+        changes: Sequence[tuple[JobState, Job]],
+        *,
+        attempts: Mapping[str, AttemptRecord] | None = None,
+    ) -> Sequence[str]:
+        """Apply many guarded transitions (expected state, new job) in one transaction.
+
+        Each is a compare-and-set like ``transition``; those whose job is no longer in the
+        expected state (or is gone) are skipped. ``attempts`` (by job id) are written for the
+        jobs that moved, as ``transition(..., attempt=)`` does. Returns the skipped job ids.
+
+        Raises:
+            StoreError: the store cannot be written (then none was applied).
+        """
+        ...
+
     def update_attempt(self, record: AttemptRecord) -> AttemptRecord:
         """Replace an open attempt (same ``job_id`` and ``attempt``) by ``record``.
 
@@ -297,12 +335,49 @@ class JobStore(Protocol):
         """
         ...
 
+    def update_attempts(self, records: Sequence[AttemptRecord]) -> Sequence[AttemptRecord]:
+        """``update_attempt`` for many, in one transaction; returns those not updated
+        (unknown or already ended) instead of raising."""
+        ...
+
     def attempts(self, job_id: str) -> Sequence[AttemptRecord]:
         """Every attempt of ``job_id``, oldest first (empty for an unknown job)."""
         ...
 
     def open_attempts(self) -> Sequence[AttemptRecord]:
         """Every attempt that has not ended yet (intents included), oldest first."""
+        ...
+
+
+@runtime_checkable
+class SchedulerLock(Protocol):
+    """Exactly one active scheduler per database: held for the scheduler's whole life."""
+
+    @property
+    def where(self) -> str:
+        """What is locked (a database or lock file), for messages; no secrets."""
+        ...
+
+    def acquire(self) -> None:
+        """Take the lock.
+
+        Raises:
+            SchedulerLockedError: another scheduler holds it (the message says which).
+            StoreError: the database cannot be reached.
+        """
+        ...
+
+    def check(self) -> None:
+        """Confirm the lock is still held, taking it again after a lost connection.
+
+        Raises:
+            SchedulerLockedError: another scheduler took it meanwhile.
+            StoreError: the database cannot be reached.
+        """
+        ...
+
+    def release(self) -> None:
+        """Give the lock back; releasing a lock not held is a no-op."""
         ...
 
 
@@ -326,10 +401,46 @@ class Ledger(Protocol):
         """SHA-256 (hex) of the newest entry, or 64 zeros for an empty ledger."""
         ...
 
-    def verify(self) -> int:
+    def verify(self, *, expected_head: str | None = None) -> int:
         """Walk the chain; return the number of entries checked.
+
+        With ``expected_head`` (a head printed earlier and kept outside the database), the
+        chain must also end there, which catches a rewritten or removed newest entry.
 
         Raises:
             LedgerIntegrityError: naming the first entry changed, removed or reordered.
         """
+        ...
+
+
+@runtime_checkable
+class TokenStore(Protocol):
+    """API bearer tokens, kept only as SHA-256 digests; a token is revoked, never deleted."""
+
+    def add(self, token: ApiToken) -> ApiToken:
+        """Store a new token record and return it once it is durable.
+
+        Raises:
+            StoreError: the id or digest already exists, or the store cannot be written.
+        """
+        ...
+
+    def find(self, token_sha256: str) -> ApiToken | None:
+        """The token (active or revoked) whose digest is ``token_sha256``, or None."""
+        ...
+
+    def tokens(self) -> Sequence[ApiToken]:
+        """Every token, active and revoked, oldest first."""
+        ...
+
+    def revoke(self, token_id: str, *, at: datetime) -> ApiToken:
+        """Mark a token revoked at ``at``; revoking a revoked token changes nothing.
+
+        Raises:
+            TokenNotFoundError: no token has that id.
+        """
+        ...
+
+    def any_active(self) -> bool:
+        """True when at least one token is not revoked."""
         ...

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import platformdirs
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -97,6 +97,9 @@ class ServiceSettings(Section):
     tick_seconds: float = Field(default=5.0, gt=0)
     pending_timeout_s: int = Field(default=600, ge=1, description="Ray PENDING before re-plan")
     local_ray_gpus: int = Field(default=8, ge=0, description="logical GPUs of the embedded Ray")
+    max_planned_jobs: int = Field(
+        default=64, ge=1, description="most urgent jobs planned per tick; the rest queue"
+    )
 
 
 class ApiSettings(Section):
@@ -105,6 +108,25 @@ class ApiSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
     url: str = Field(default="http://127.0.0.1:8080", description="where the CLI client goes")
+    token: SecretStr | None = Field(default=None, description="the CLI client's bearer token")
+    max_body_bytes: int = Field(default=65_536, ge=1024, description="largest request body")
+    jobs_per_minute: int = Field(default=600, ge=1, description="submissions per token")
+
+
+class TeamBudget(Section):
+    """One team's carbon budget."""
+
+    monthly_kg: float = Field(gt=0, description="kg CO2e per calendar month (UTC)")
+
+
+class BudgetSettings(Section):
+    """Carbon budgets per team, and what happens to a team's new jobs once one is spent."""
+
+    teams: dict[str, TeamBudget] = Field(default_factory=dict)
+    policy: Literal["restrict", "reject"] = Field(
+        default="restrict", description="restrict: only windows below max_g_per_kwh; reject"
+    )
+    max_g_per_kwh: float = Field(default=200.0, gt=0, description="ceiling under 'restrict'")
 
 
 def default_data_dir() -> Path:
@@ -136,6 +158,7 @@ class Settings(BaseSettings):
     planner: PlannerSettings = Field(default_factory=PlannerSettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    budgets: BudgetSettings = Field(default_factory=BudgetSettings)
 
     @field_validator("regions")
     @classmethod

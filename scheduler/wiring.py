@@ -6,14 +6,83 @@ Adding a backend means: write it in its role folder, then add one ``register`` l
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from importlib.metadata import version as dist_version
 from pathlib import Path
 from typing import Any
 
+from apscheduler.job import Job as ApsJob
+from apscheduler.schedulers.base import BaseScheduler
+from pydantic import SecretStr
+
+from forecasts.cache import MemoryForecastCache
+from forecasts.carbon_aware_sdk import CarbonAwareSdkOptions, CarbonAwareSdkProvider
+from forecasts.chain import ChainPolicy, ForecastChain
+from forecasts.demo_grid import DemoGridOptions, DemoGridProvider
+from forecasts.electricitymaps import ElectricityMapsOptions, ElectricityMapsProvider
+from forecasts.forecaster import LagRidgeForecaster
+from forecasts.http import HttpClient, HttpOptions
+from forecasts.refresh import schedule_refreshes
 from forecasts.static import StaticOptions, StaticProvider
-from scheduler.errors import ConfigError, UnknownPluginError
-from scheduler.protocols import Clock, Cluster, ForecastProvider, JobStore, PowerBackend
-from scheduler.registry import PluginOptions, Registry
+from forecasts.trace_replay import TraceReplayOptions, TraceReplayProvider
+from forecasts.traces import SIGNALS, load_carbon_traces
+from forecasts.ukci import UkCarbonIntensityOptions, UkCarbonIntensityProvider
+from forecasts.validation import ValidationRules
+from forecasts.watttime import WattTimeOptions, WattTimeProvider
+from plugins.agent.client import AgentClient
+from plugins.agent.process import run_agent
+from plugins.clusters.local_ray import LocalRayHead
+from plugins.clusters.options import LocalRayOptions, RayOptions, ScriptedOptions
+from plugins.clusters.ray import RayCluster
+from plugins.clusters.scripted import Script, ScriptedCluster
+from plugins.ledgers.memory import MemoryLedger
+from plugins.ledgers.sql import SqlLedger
+from plugins.power.curves import shipped_curve
+from plugins.power.nvml import NvmlOptions, NvmlPowerBackend
+from plugins.power.runner import JobCaps
+from plugins.power.simulated import SimulatedOptions, SimulatedPowerBackend
+from plugins.power.wrap import wrap_job
+from plugins.stores.database import default_sqlite_url, open_database
+from plugins.stores.lock import FileLock, NoLock, PostgresAdvisoryLock
+from plugins.stores.memory import InMemoryJobStore
+from plugins.stores.memory_tokens import InMemoryTokenStore
+from plugins.stores.options import PostgresOptions, SqliteOptions
+from plugins.stores.sql import SqlJobStore
+from plugins.stores.sql_forecast_cache import SqlForecastCache
+from plugins.stores.sql_tokens import SqlTokenStore
+from scheduler.api.collaborators import ClusterJobControl, RecordedDecisions
+from scheduler.api.metrics import InstrumentedForecastProvider, ServiceMetrics, TimedPolicy
+from scheduler.api.preview import PreviewDecisions
+from scheduler.api.server import ApiServer
+from scheduler.api.serving import start_api
+from scheduler.clock import FakeClock
+from scheduler.dashboard import dashboard_router
+from scheduler.errors import ConfigError, ScenarioError, UnknownPluginError
+from scheduler.model import IntensityTrace, Region
+from scheduler.planning.carbonshift import CarbonshiftPolicy
+from scheduler.protocols import (
+    Clock,
+    Cluster,
+    ForecastCache,
+    ForecastProvider,
+    IntensityHistory,
+    IntervalForecaster,
+    JobStore,
+    Ledger,
+    PowerBackend,
+    SchedulerLock,
+    SignalForecaster,
+    TokenStore,
+)
+from scheduler.recording import AccountingHook, HistoryChain, LedgerRecorder
+from scheduler.registry import NoOptions, PluginOptions, Registry
+from scheduler.service.loop import FinishedHook, SchedulerService, ServiceConfig
+from scheduler.service.planning import PlanningConfig
+from scheduler.service.runner import ServiceRunner
 from scheduler.settings import PluginConfig, RegionConfig, Settings
 
 
@@ -23,6 +92,8 @@ class WiringContext:
 
     settings: Settings
     clock: Clock
+    #: closes what factories started (the embedded Ray head) when the graph is torn down
+    resources: ExitStack = field(default_factory=ExitStack)
 
     @property
     def data_dir(self) -> Path:
@@ -56,12 +127,98 @@ def _static_provider(options: StaticOptions, ctx: WiringContext) -> ForecastProv
     return StaticProvider(options.g_per_kwh, clock=ctx.clock)
 
 
+def _sqlite_store(options: SqliteOptions, ctx: WiringContext) -> JobStore:
+    url = f"sqlite:///{options.path}" if options.path else default_sqlite_url(ctx.data_dir)
+    return SqlJobStore(open_database(url))
+
+
+def _postgres_store(options: PostgresOptions, _ctx: WiringContext) -> JobStore:
+    return SqlJobStore(open_database(options.url.get_secret_value()))
+
+
+def _memory_store(_options: NoOptions, _ctx: WiringContext) -> JobStore:
+    return InMemoryJobStore()
+
+
+def _register_stores(registries: Registries) -> None:
+    stores = registries.stores
+    stores.register("sqlite", SqliteOptions, _sqlite_store, "SQLite file in the data dir (WAL)")
+    stores.register("postgresql", PostgresOptions, _postgres_store, "PostgreSQL server")
+    stores.register("memory", NoOptions, _memory_store, "in memory, lost on exit (tests, demos)")
+
+
+def _trace_provider(options: TraceReplayOptions, ctx: WiringContext) -> ForecastProvider:
+    return TraceReplayProvider.from_files(
+        options.files, clock=ctx.clock, signal=options.signal, horizon_h=options.horizon_h
+    )
+
+
+def _demo_grid_provider(options: DemoGridOptions, ctx: WiringContext) -> ForecastProvider:
+    return DemoGridProvider(clock=ctx.clock, seed=options.seed, horizon_h=options.horizon_h)
+
+
+def _ray_cluster(options: RayOptions, ctx: ClusterContext) -> Cluster:
+    token = options.token
+    if token is None and options.token_env:
+        value = os.environ.get(options.token_env)
+        if not value:
+            raise ConfigError(
+                f"regions.{ctx.region.name}.cluster.token_env names {options.token_env}, "
+                "which is not set; export it with the cluster's Ray auth token"
+            )
+        token = SecretStr(value)
+    return RayCluster(
+        region=ctx.region.name,
+        address=options.address,
+        token=token,
+        runtime_env=options.runtime_env,
+    )
+
+
+def _local_ray_cluster(options: LocalRayOptions, ctx: ClusterContext) -> Cluster:
+    gpus = options.num_gpus
+    head = LocalRayHead(
+        num_gpus=ctx.wiring.settings.service.local_ray_gpus if gpus is None else gpus
+    )
+    ctx.wiring.resources.enter_context(head)
+    return RayCluster(region=ctx.region.name, address=head.address, token=head.token)
+
+
+def _scripted_cluster(options: ScriptedOptions, ctx: ClusterContext) -> Cluster:
+    script = Script(pending_s=options.pending_s, run_s=options.run_s)
+    return ScriptedCluster(
+        region=ctx.region.name,
+        clock=ctx.wiring.clock,
+        total_gpus=options.total_gpus,
+        default=script,
+    )
+
+
+def _register_clusters(registries: Registries) -> None:
+    clusters = registries.clusters
+    clusters.register("ray", RayOptions, _ray_cluster, "an existing Ray cluster (Jobs API)")
+    clusters.register(
+        "ray-local", LocalRayOptions, _local_ray_cluster, "a local Ray head started on demand"
+    )
+    clusters.register("scripted", ScriptedOptions, _scripted_cluster, "fake cluster, runs nothing")
+
+
 def default_registries() -> Registries:
     """Every plugin that ships with carbonshift, by role."""
     registries = Registries()
+    _register_stores(registries)
+    _register_clusters(registries)
+    _register_power(registries)
     registries.forecast_providers.register(
         "static", StaticOptions, _static_provider, "constant intensity per zone"
     )
+    registries.forecast_providers.register(
+        "trace", TraceReplayOptions, _trace_provider, "replays recorded carbon CSV files"
+    )
+    registries.forecast_providers.register(
+        "demo-grid", DemoGridOptions, _demo_grid_provider, "seeded synthetic grids (built in)"
+    )
+    _register_signal_providers(registries)
     return registries
 
 
@@ -127,3 +284,573 @@ def _put(data: Any, path: list[str], value: Any) -> None:
         data[int(last)] = value
     else:
         data[last] = value
+
+
+# --------------------------------------------------------------------------------------------
+# Simulation inputs: ``carbonshift simulate`` and ``demo`` get ``forecasts`` code only here
+
+
+def load_traces(paths: Sequence[Path], *, signal: str = "lca") -> dict[str, IntensityTrace]:
+    """Carbon traces per zone from CSV files of either format (``forecasts.traces``).
+
+    ``signal`` picks the Electricity Maps column: ``lca`` or ``direct``.
+
+    Raises:
+        ScenarioError: a file is missing or malformed (the message names file and line),
+            or ``signal`` is neither ``lca`` nor ``direct``.
+    """
+    if signal not in SIGNALS:
+        raise ScenarioError(f"unknown signal {signal!r}; choose one of: {', '.join(SIGNALS)}")
+    return load_carbon_traces(paths, signal=signal)
+
+
+def demo_grid_traces(
+    zones: Sequence[str], start: datetime, end: datetime, *, seed: int = 0
+) -> dict[str, IntensityTrace]:
+    """The built-in demo grid's synthetic truth for ``zones`` over ``[start, end)``.
+
+    Raises:
+        ForecastError: a zone the demo grid does not model (the message lists those it does).
+    """
+    grid = DemoGridProvider(clock=FakeClock(start), seed=seed)
+    return {zone: grid.trace(zone, start, end) for zone in zones}
+
+
+def signal_forecaster() -> IntervalForecaster:
+    """The forecaster for beyond the providers' horizon (``forecasts.forecaster``).
+
+    Behind ``carbonshift simulate --forecast model`` and ``carbonshift forecast evaluate``;
+    a fresh one per call, because it keeps per-zone state as history arrives.
+    """
+    return LagRidgeForecaster()
+
+
+# --------------------------------------------------------------------------------------------
+# The ledger (issue 8): it lives in the job store's database, so it follows ``store``.
+
+
+def store_url(settings: Settings) -> str | None:
+    """The database URL of the configured store, or None for the in-memory store."""
+    options = default_registries().stores.options(settings.store, "store")
+    if isinstance(options, SqliteOptions):
+        return (
+            f"sqlite:///{options.path}" if options.path else default_sqlite_url(settings.data_dir)
+        )
+    if isinstance(options, PostgresOptions):
+        return options.url.get_secret_value()
+    return None
+
+
+def build_ledger(settings: Settings) -> Ledger:
+    """The ledger in the store's database (migrated), or in memory with the memory store."""
+    url = store_url(settings)
+    return MemoryLedger() if url is None else SqlLedger(open_database(url))
+
+
+def build_history(settings: Settings, clock: Clock) -> HistoryChain:
+    """Realised intensity from the ``forecasts`` section's providers that serve history."""
+    ctx = WiringContext(settings=settings, clock=clock)
+    registry = default_registries().forecast_providers
+
+    def sources(chain: Sequence[PluginConfig], where: str) -> list[IntensityHistory]:
+        built = [registry.build(c, ctx, f"{where}.{i}") for i, c in enumerate(chain)]
+        return [p for p in built if isinstance(p, IntensityHistory)]
+
+    section = settings.forecasts
+    zones = {z: sources(c, f"forecasts.zones.{z}") for z, c in section.zones.items()}
+    return HistoryChain(sources(section.default, "forecasts.default"), zones)
+
+
+def attach_accounting(graph: ServiceGraph, ledger: Ledger | None = None) -> AccountingHook:
+    """Account every attempt that ends in ``graph``'s service into the ledger."""
+    settings = graph.settings
+    recorder = LedgerRecorder(
+        ledger=ledger if ledger is not None else build_ledger(settings),
+        history=build_history(settings, graph.clock),
+        forecasts=graph.forecasts,
+        version=dist_version("carbonshift"),
+    )
+    hook = AccountingHook(
+        recorder=recorder, regions=graph.service.regions, default_zone=settings.default_zone
+    )
+    graph.service.add_finished_hook(hook)
+    return hook
+
+
+# --------------------------------------------------------------------------------------------
+# GPU power (issue 7): backends, and the node agent that ``carbonshift agent`` runs and talks to
+
+#: The simulated GPUs' device state, inside the agent's state directory.
+SIMULATED_STATE_NAME = "simulated-gpus.json"
+
+
+def _simulated_power(options: SimulatedOptions, ctx: WiringContext) -> PowerBackend:
+    state_dir = options.state_dir or ctx.data_dir / "agent"
+    return SimulatedPowerBackend(
+        state_file=state_dir / SIMULATED_STATE_NAME,
+        gpus=options.gpus,
+        curve=shipped_curve(options.gpu_type, options.workload),
+        clock=ctx.clock,
+        mig_indices=options.mig_indices,
+    )
+
+
+def _nvml_power(_options: NvmlOptions, ctx: WiringContext) -> PowerBackend:
+    return NvmlPowerBackend.load(ctx.clock)
+
+
+def _register_power(registries: Registries) -> None:
+    power = registries.power_backends
+    power.register("simulated", SimulatedOptions, _simulated_power, "virtual GPUs (Zeus curves)")
+    power.register("nvml", NvmlOptions, _nvml_power, "NVIDIA GPUs through NVML")
+
+
+def build_power_backend(
+    settings: Settings,
+    clock: Clock,
+    *,
+    kind: str | None = None,
+    gpus: int | None = None,
+    state_dir: Path | None = None,
+) -> PowerBackend:
+    """The ``power`` section's backend; ``kind``/``gpus``/``state_dir`` override it (CLI).
+
+    Simulated GPUs keep their device state in ``state_dir`` (beside the agent's journal).
+    """
+    config = settings.power if kind is None else PluginConfig(kind=kind)
+    options = config.options() if kind in (None, config.kind) else {}
+    if config.kind == "simulated":
+        if gpus is not None:
+            options["gpus"] = gpus
+        if state_dir is not None:
+            options["state_dir"] = state_dir
+    ctx = WiringContext(settings=settings, clock=clock)
+    return default_registries().power_backends.build(
+        PluginConfig(kind=config.kind, **options), ctx, "power"
+    )
+
+
+def serve_node_agent(backend: PowerBackend, state_dir: Path, clock: Clock) -> None:
+    """Run the node agent on ``state_dir`` until SIGTERM (``plugins.agent.process``)."""
+    run_agent(backend=backend, state_dir=state_dir, clock=clock)
+
+
+def node_agent_client(*, state_dir: Path | None, address: str | None) -> AgentClient:
+    """A client of the node agent found through its state directory or address."""
+    return AgentClient.find(state_dir=state_dir, address=address)
+
+
+# --------------------------------------------------------------------------------------------
+# The carbon signal (issue 4): HTTP providers, the failover chain, its cache and refresh jobs
+
+
+def validation_rules(settings: Settings) -> ValidationRules:
+    """The ``forecasts`` section's validation rules."""
+    section = settings.forecasts
+    return ValidationRules(
+        min_g_per_kwh=section.min_g_per_kwh,
+        max_g_per_kwh=section.max_g_per_kwh,
+        max_bad_fraction=section.max_bad_fraction,
+    )
+
+
+def _http(options: HttpOptions, ctx: WiringContext, provider: str) -> HttpClient:
+    return HttpClient(provider=provider, clock=ctx.clock, policy=options.policy())
+
+
+def _electricitymaps(options: ElectricityMapsOptions, ctx: WiringContext) -> ForecastProvider:
+    return ElectricityMapsProvider(
+        api_key=options.api_key.get_secret_value(),
+        http=_http(options, ctx, "electricitymaps"),
+        clock=ctx.clock,
+        rules=validation_rules(ctx.settings),
+        base_url=options.base_url,
+    )
+
+
+def _watttime(options: WattTimeOptions, ctx: WiringContext) -> ForecastProvider:
+    return WattTimeProvider(
+        username=options.username,
+        password=options.password.get_secret_value(),
+        http=_http(options, ctx, "watttime"),
+        clock=ctx.clock,
+        rules=validation_rules(ctx.settings),
+        base_url=options.base_url,
+        signal_type=options.signal_type,
+        horizon_hours=options.horizon_hours,
+        token_lifetime_s=options.token_lifetime_s,
+        token_refresh_margin_s=options.token_refresh_margin_s,
+    )
+
+
+def _ukci(options: UkCarbonIntensityOptions, ctx: WiringContext) -> ForecastProvider:
+    return UkCarbonIntensityProvider(
+        http=_http(options, ctx, "ukci"),
+        clock=ctx.clock,
+        rules=validation_rules(ctx.settings),
+        base_url=options.base_url,
+        regions=options.regions,
+    )
+
+
+def _carbon_aware_sdk(options: CarbonAwareSdkOptions, ctx: WiringContext) -> ForecastProvider:
+    return CarbonAwareSdkProvider(
+        base_url=options.base_url,
+        http=_http(options, ctx, "carbon-aware-sdk"),
+        clock=ctx.clock,
+        rules=validation_rules(ctx.settings),
+        signal=options.signal,
+    )
+
+
+def _register_signal_providers(registries: Registries) -> None:
+    providers = registries.forecast_providers
+    providers.register(
+        "electricitymaps", ElectricityMapsOptions, _electricitymaps, "Electricity Maps API v3"
+    )
+    providers.register("watttime", WattTimeOptions, _watttime, "WattTime API v3 (marginal)")
+    providers.register("ukci", UkCarbonIntensityOptions, _ukci, "GB Carbon Intensity API")
+    providers.register(
+        "carbon-aware-sdk", CarbonAwareSdkOptions, _carbon_aware_sdk, "Carbon Aware SDK WebAPI"
+    )
+
+
+def build_forecast_cache(settings: Settings) -> ForecastCache:
+    """The forecast cache in the store's database (migrated), or in memory for ``memory``."""
+    url = store_url(settings)
+    return MemoryForecastCache() if url is None else SqlForecastCache(open_database(url))
+
+
+def build_forecast_chain(
+    settings: Settings,
+    clock: Clock,
+    *,
+    cache: ForecastCache | None = None,
+    forecaster: SignalForecaster | None = None,
+) -> ForecastChain:
+    """The per-zone failover chain of the ``forecasts`` section.
+
+    ``forecaster`` is the last link (the fallback forecaster from history); by default it is
+    ``signal_forecaster()``, and while none is wired the chain ends with the cache.
+    """
+    if forecaster is None:
+        try:
+            forecaster = signal_forecaster()
+        except ConfigError:
+            forecaster = None
+    ctx = WiringContext(settings=settings, clock=clock)
+    registry = default_registries().forecast_providers
+    section = settings.forecasts
+
+    def build(chain: Sequence[PluginConfig], where: str) -> list[ForecastProvider]:
+        return [registry.build(c, ctx, f"{where}.{i}") for i, c in enumerate(chain)]
+
+    return ForecastChain(
+        default=build(section.default, "forecasts.default"),
+        zones={zone: build(c, f"forecasts.zones.{zone}") for zone, c in section.zones.items()},
+        cache=cache if cache is not None else build_forecast_cache(settings),
+        clock=clock,
+        rules=validation_rules(settings),
+        policy=ChainPolicy(ttl=timedelta(minutes=section.ttl_minutes)),
+        forecaster=forecaster,
+    )
+
+
+def schedule_forecast_refreshes(
+    scheduler: BaseScheduler,
+    chain: ForecastChain,
+    settings: Settings,
+    clock: Clock,
+    cache: ForecastCache,
+) -> list[ApsJob]:
+    """One staggered refresh job per zone (the regions' zones and the configured ones).
+
+    Missed runs coalesce; a run more than half an interval late (at most 5 min) is skipped.
+    """
+    zones = sorted({region.zone for region in settings.regions} | set(settings.forecasts.zones))
+    interval = timedelta(minutes=settings.forecasts.refresh_minutes)
+    return schedule_refreshes(
+        scheduler,
+        chain.refresh,
+        zones,
+        clock=clock,
+        cache=cache,
+        interval=interval,
+        misfire_grace=min(interval / 2, timedelta(minutes=5)),
+    )
+
+
+def wrap_job_with_power(
+    settings: Settings,
+    clock: Clock,
+    *,
+    argv: Sequence[str],
+    job_id: str,
+    attempt: int,
+    caps: dict[str, Any],
+    caps_file: Path | None,
+    visible_devices: str,
+    estimated_duration_s: float | None,
+    sample_s: float,
+    report_path: Path | None,
+    backend: str | None,
+    state_dir: Path | None,
+    address: str | None,
+) -> int:
+    """Run a job metered and capped on this node (``carbonshift agent wrap``); its exit status.
+
+    ``caps`` holds ``power_cap_w``, ``energy_cap_kwh`` and ``policy`` (``plugins.power.runner``).
+    """
+    meter = build_power_backend(settings, clock, kind=backend, state_dir=state_dir)
+    return wrap_job(
+        argv=argv,
+        job_id=job_id,
+        attempt=attempt,
+        caps=JobCaps(**caps),
+        caps_file=caps_file,
+        visible_devices=visible_devices,
+        estimated_duration_s=estimated_duration_s,
+        sample_s=sample_s,
+        report_path=report_path,
+        meter=meter,
+        agent=lambda: node_agent_client(state_dir=state_dir, address=address),
+        clock=clock,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The REST API (issue 6): API tokens live in the job store's database.
+
+
+def build_token_store(settings: Settings, store: JobStore | None = None) -> TokenStore:
+    """API tokens beside the jobs: ``store``'s database, the configured one, or memory."""
+    if isinstance(store, SqlJobStore):
+        return SqlTokenStore(store.engine)
+    url = store_url(settings)
+    return InMemoryTokenStore() if url is None else SqlTokenStore(open_database(url))
+
+
+@contextmanager
+def open_token_store(settings: Settings) -> Iterator[TokenStore]:
+    """The configured database's token store for one command; its engine is closed after."""
+    url = store_url(settings)
+    if url is None:
+        yield InMemoryTokenStore()
+        return
+    engine = open_database(url)
+    try:
+        yield SqlTokenStore(engine)
+    finally:
+        engine.dispose()
+
+
+# --------------------------------------------------------------------------------------------
+# The scheduler service (issue 5): ``carbonshift serve`` builds it here; the API may reuse it.
+
+
+@dataclass(kw_only=True)
+class ServiceGraph:
+    """Everything a running scheduler needs, built from settings; ``close()`` tears it down."""
+
+    settings: Settings
+    clock: Clock
+    store: JobStore
+    clusters: dict[str, Cluster]
+    forecasts: ForecastChain
+    forecast_cache: ForecastCache
+    service: SchedulerService
+    lock: SchedulerLock
+    resources: ExitStack
+
+    def runner(self) -> ServiceRunner:
+        """The runner: ticks every ``service.tick_seconds`` beside the forecast refreshes."""
+
+        def refreshes(scheduler: BaseScheduler) -> None:
+            schedule_forecast_refreshes(
+                scheduler, self.forecasts, self.settings, self.clock, self.forecast_cache
+            )
+
+        return ServiceRunner(
+            service=self.service,
+            lock=self.lock,
+            tick_seconds=self.settings.service.tick_seconds,
+            extra_jobs=[refreshes],
+        )
+
+    def close(self) -> None:
+        """Release the scheduler lock and stop what the graph started (the local Ray head)."""
+        self.lock.release()
+        self.resources.close()
+
+
+def scheduler_lock(settings: Settings, store: JobStore) -> SchedulerLock:
+    """The lock that keeps one scheduler per database (see ``plugins.stores.lock``)."""
+    if not isinstance(store, SqlJobStore):
+        return NoLock()
+    if store.engine.dialect.name == "postgresql":
+        return PostgresAdvisoryLock(store.engine)
+    database = store.engine.url.database or str(settings.data_dir / "carbonshift.db")
+    return FileLock(Path(f"{database}.scheduler-lock"))
+
+
+def planning_policy(name: str) -> Any:
+    """The planning policy called ``name`` (``scheduler.planning.policies``)."""
+    from scheduler.planning.policies import get_policy  # noqa: PLC0415  (keeps imports light)
+
+    try:
+        return get_policy(name)
+    except ConfigError as exc:
+        raise ConfigError(f"planner.policy: {exc}") from exc
+
+
+def service_config(settings: Settings) -> ServiceConfig:
+    """The service's behaviour from the ``planner`` and ``service`` sections."""
+    planner = settings.planner
+    return ServiceConfig(
+        planning=PlanningConfig(
+            slot_s=planner.slot_minutes * 60,
+            horizon_s=int(planner.horizon_h * 3600),
+            safety_margin=planner.safety_margin,
+            max_segments=planner.max_segments,
+            resume_overhead_s=planner.resume_overhead_s,
+            max_planned_jobs=settings.service.max_planned_jobs,
+        ),
+        pending_timeout_s=settings.service.pending_timeout_s,
+        default_zone=settings.default_zone,
+    )
+
+
+def build_service(
+    settings: Settings,
+    clock: Clock,
+    *,
+    registries: Registries | None = None,
+    on_finished: Sequence[FinishedHook] = (),
+    lock: bool = True,
+) -> ServiceGraph:
+    """Build the scheduler: store, the scheduler lock (taken first, before any cluster
+    starts, unless ``lock=False``), one cluster per region, forecasts and the service.
+
+    Raises:
+        SchedulerLockedError: another scheduler already schedules this database.
+        ConfigError, StoreError, ClusterUnavailable: while building.
+    """
+    registries = registries or default_registries()
+    validate_settings(settings, registries)
+    ctx = WiringContext(settings=settings, clock=clock)
+    with ExitStack() as undo:
+        undo.callback(ctx.resources.close)
+        store = registries.stores.build(settings.store, ctx, "store")
+        the_lock = scheduler_lock(settings, store) if lock else NoLock()
+        the_lock.acquire()
+        undo.callback(the_lock.release)
+        clusters = {
+            region.name: registries.clusters.build(
+                region.cluster, ClusterContext(wiring=ctx, region=region), f"regions.{i}.cluster"
+            )
+            for i, region in enumerate(settings.regions)
+        }
+        cache = build_forecast_cache(settings)
+        chain = build_forecast_chain(settings, clock, cache=cache)
+        regions = [
+            Region(name=r.name, zone=r.zone, gpus=r.gpus, pue=r.pue) for r in settings.regions
+        ]
+        service = SchedulerService(
+            store=store,
+            clusters=clusters,
+            regions=regions,
+            forecasts=chain,
+            policy=planning_policy(settings.planner.policy),
+            clock=clock,
+            config=service_config(settings),
+            on_finished=on_finished,
+        )
+        undo.pop_all()
+    return ServiceGraph(
+        settings=settings,
+        clock=clock,
+        store=store,
+        clusters=clusters,
+        forecasts=chain,
+        forecast_cache=cache,
+        service=service,
+        lock=the_lock,
+        resources=ctx.resources,
+    )
+
+
+def start_api_beside(
+    graph: ServiceGraph,
+    *,
+    say: Callable[[str], None],
+    host: str | None = None,
+    port: int | None = None,
+) -> ApiServer:
+    """Serve the REST API and the dashboard beside ``graph``'s scheduler (``carbonshift serve``).
+
+    First decisions come from the planner run for the new job alone (``PreviewDecisions``);
+    cancelling stops attempts through the graph's clusters; the ledger, tokens and jobs share
+    the store's database.
+    """
+    settings, clock = graph.settings, graph.clock
+    metrics = ServiceMetrics(clock=clock)
+    forecasts = InstrumentedForecastProvider(graph.forecasts, metrics)
+    preview = PreviewDecisions(
+        regions=graph.service.regions,
+        clusters=graph.clusters,
+        forecasts=forecasts,
+        policy=TimedPolicy(planning_policy(settings.planner.policy), metrics),
+        config=service_config(settings).planning,
+        default_zone=settings.default_zone,
+        clock=clock,
+    )
+    return start_api(
+        settings,
+        store=graph.store,
+        tokens=build_token_store(settings, graph.store),
+        clock=clock,
+        say=say,
+        host=host,
+        port=port,
+        ledger=build_ledger(settings),
+        forecasts=forecasts,
+        decisions=RecordedDecisions(preview),
+        control=ClusterJobControl(graph.store, graph.clusters),
+        metrics=metrics,
+        extra_routers=[dashboard_router(sorted(settings.known_zones()))],
+    )
+
+
+@contextmanager
+def demo_service(
+    regions: Sequence[Region],
+    clock: Clock,
+    *,
+    seed: int,
+    slot_s: int,
+    head: LocalRayHead | None = None,
+) -> Iterator[SchedulerService]:
+    """``carbonshift demo``'s scheduler: an in-memory store and ONE local Ray head whose
+    logical GPUs are shared by the demo's regions (each region's cluster counts only its own
+    jobs), planning on the demo grid on ``clock``. The head (started here unless ``head`` is
+    given) stops when the block ends."""
+    with ExitStack() as stack:
+        if head is None:
+            head = stack.enter_context(LocalRayHead(num_gpus=sum(r.gpus for r in regions)))
+        clusters: dict[str, Cluster] = {
+            region.name: RayCluster(region=region.name, address=head.address, token=head.token)
+            for region in regions
+        }
+        yield SchedulerService(
+            store=InMemoryJobStore(),
+            clusters=clusters,
+            regions=regions,
+            forecasts=DemoGridProvider(clock=clock, seed=seed),
+            policy=CarbonshiftPolicy(),
+            clock=clock,
+            config=ServiceConfig(
+                planning=PlanningConfig(slot_s=slot_s, horizon_s=48 * 3600),
+                # hours of demo time pass while Ray starts a job in seconds of real time
+                pending_timeout_s=30 * 24 * 3600,
+            ),
+        )

@@ -8,7 +8,7 @@ it holds is gone when the process ends. Use it in tests, the simulator and throw
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from plugins.stores.sql import new_job_id
@@ -87,6 +87,36 @@ class InMemoryJobStore:
             if attempt is not None:
                 self._attempts[(attempt.job_id, attempt.attempt)] = attempt
         return job
+
+    def transition_many(
+        self,
+        changes: Sequence[tuple[JobState, Job]],
+        *,
+        attempts: Mapping[str, AttemptRecord] | None = None,
+    ) -> Sequence[str]:
+        """Many compare-and-sets at once; returns the ids that lost."""
+        lost: list[str] = []
+        with self._lock:
+            for expected, job in changes:
+                stored = self._jobs.get(job.id)
+                if stored is None or stored.state != expected:
+                    lost.append(job.id)
+                    continue
+                self._jobs[job.id] = job
+                if attempts and job.id in attempts:
+                    record = attempts[job.id]
+                    self._attempts[(record.job_id, record.attempt)] = record
+        return lost
+
+    def update_attempts(self, records: Sequence[AttemptRecord]) -> Sequence[AttemptRecord]:
+        """Many ``update_attempt`` at once; returns those left unchanged."""
+        missed: list[AttemptRecord] = []
+        for record in records:
+            try:
+                self.update_attempt(record)
+            except ConcurrentUpdateError:
+                missed.append(record)
+        return missed
 
     def update_attempt(self, record: AttemptRecord) -> AttemptRecord:
         """Replace an open attempt; ``ConcurrentUpdateError`` if it is missing or ended."""

@@ -6,7 +6,6 @@ these objects only let queries name the columns.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +24,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
 )
+from sqlalchemy.engine import RowMapping
 
 from scheduler.model import AttemptRecord, AttemptState, Job, JobSpec, JobState
 
@@ -48,6 +48,8 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 
 metadata = MetaData()
+#: Parsed job specs kept per store (see ``job_from_row``).
+SPEC_CACHE_SIZE = 100_000
 
 jobs = Table(
     "jobs",
@@ -96,11 +98,22 @@ def job_values(job: Job) -> dict[str, Any]:
     }
 
 
-def job_from_row(row: Mapping[str, Any]) -> Job:
-    """The job stored in ``row`` (the spec was validated when it was submitted)."""
-    return Job(
+def job_from_row(row: RowMapping, specs: dict[str, JobSpec] | None = None) -> Job:
+    """The job stored in ``row`` (the spec was validated when it was submitted).
+
+    ``specs`` caches parsed specs by job id: a spec never changes once stored, and parsing
+    10,000 of them per tick would dominate the scheduler's tick.
+    """
+    spec = None if specs is None else specs.get(row["id"])
+    if spec is None:
+        spec = JobSpec.model_validate_json(row["spec"])
+        if specs is not None:
+            if len(specs) >= SPEC_CACHE_SIZE:
+                specs.clear()
+            specs[row["id"]] = spec
+    return Job.model_construct(
         id=row["id"],
-        spec=JobSpec.model_validate_json(row["spec"]),
+        spec=spec,
         state=JobState(row["state"]),
         attempt=row["attempt"],
         submitted_at=row["submitted_at"],
@@ -115,7 +128,7 @@ def attempt_values(record: AttemptRecord) -> dict[str, Any]:
     return values
 
 
-def attempt_from_row(row: Mapping[str, Any]) -> AttemptRecord:
+def attempt_from_row(row: RowMapping) -> AttemptRecord:
     """The attempt stored in ``row``."""
     values = dict(row)
     values["state"] = AttemptState(values["state"])

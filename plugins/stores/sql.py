@@ -8,7 +8,7 @@ SQL faults are translated into ``StoreError`` here, with the database's message.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 
@@ -43,6 +43,7 @@ class SqlJobStore:
     def __init__(self, engine: Engine, *, new_id: Callable[[], str] = new_job_id) -> None:
         self._engine = engine
         self._new_id = new_id
+        self._specs: dict[str, JobSpec] = {}
 
     @property
     def engine(self) -> Engine:
@@ -88,7 +89,7 @@ class SqlJobStore:
             row = connection.execute(query).mappings().first()
         if row is None:
             return None
-        job = job_from_row(row)
+        job = job_from_row(row, self._specs)
         if job.spec != spec:
             raise IdempotencyConflictError(
                 f"idempotency key {spec.idempotency_key!r} of team {spec.team!r} was used for "
@@ -103,7 +104,7 @@ class SqlJobStore:
             row = connection.execute(select(jobs).where(jobs.c.id == job_id)).mappings().first()
         if row is None:
             raise JobNotFoundError(f"no job with id {job_id!r}; list jobs to find its id")
-        return job_from_row(row)
+        return job_from_row(row, self._specs)
 
     def list(
         self,
@@ -120,7 +121,7 @@ class SqlJobStore:
         if team is not None:
             query = query.where(jobs.c.team == team)
         with self._tx() as connection:
-            return [job_from_row(row) for row in connection.execute(query).mappings()]
+            return [job_from_row(row, self._specs) for row in connection.execute(query).mappings()]
 
     def transition(
         self, job_id: str, expected: JobState, job: Job, *, attempt: AttemptRecord | None = None
@@ -135,6 +136,39 @@ class SqlJobStore:
             if attempt is not None:
                 self._upsert_attempt(connection, attempt)
         return job
+
+    def transition_many(
+        self,
+        changes: Sequence[tuple[JobState, Job]],
+        *,
+        attempts: Mapping[str, AttemptRecord] | None = None,
+    ) -> Sequence[str]:
+        """Many compare-and-sets in one transaction; returns the ids that lost."""
+        lost: list[str] = []
+        with self._tx() as connection:
+            for expected, job in changes:
+                values = job_values(job)
+                del values["id"], values["submitted_at"], values["spec"]
+                guarded = update(jobs).where(jobs.c.id == job.id, jobs.c.state == expected.value)
+                if connection.execute(guarded.values(**values)).rowcount == 0:
+                    lost.append(job.id)
+                elif attempts and job.id in attempts:
+                    self._upsert_attempt(connection, attempts[job.id])
+        return lost
+
+    def update_attempts(self, records: Sequence[AttemptRecord]) -> Sequence[AttemptRecord]:
+        """Many ``update_attempt`` in one transaction; returns those left unchanged."""
+        missed: list[AttemptRecord] = []
+        with self._tx() as connection:
+            for record in records:
+                guarded = update(attempts).where(
+                    attempts.c.job_id == record.job_id,
+                    attempts.c.attempt == record.attempt,
+                    attempts.c.ended_at.is_(None),
+                )
+                if connection.execute(guarded.values(**attempt_values(record))).rowcount == 0:
+                    missed.append(record)
+        return missed
 
     def _explain_lost_update(self, connection: Connection, job_id: str, expected: JobState) -> None:
         row = connection.execute(select(jobs.c.state).where(jobs.c.id == job_id)).first()

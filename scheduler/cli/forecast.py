@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from scheduler.cli.forecast_evaluate import evaluate
 from scheduler.cli.state import fail, fail_on, state
 from scheduler.clock import SystemClock
 from scheduler.errors import CarbonshiftError
@@ -24,6 +25,7 @@ from scheduler.model import Forecast, ProviderStatus
 from scheduler.wiring import build_forecast_chain
 
 app = typer.Typer(help="The carbon signal: forecasts per zone and provider health.")
+app.command("evaluate")(evaluate)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 BARS = "▁▂▃▄▅▆▇█"

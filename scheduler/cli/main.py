@@ -8,7 +8,19 @@ from typing import Annotated
 
 import typer
 
-from scheduler.cli import config
+from scheduler.cli import (
+    agent,
+    config,
+    demo,
+    forecast,
+    jobs,
+    ledger,
+    report,
+    savings,
+    serve,
+    simulate,
+    token,
+)
 from scheduler.cli.state import CliState
 
 app = typer.Typer(
@@ -22,6 +34,16 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 app.add_typer(config.app, name="config")
+app.add_typer(forecast.app, name="forecast")
+app.command("simulate")(simulate.simulate_command)
+app.command("demo")(demo.demo_command)
+app.add_typer(ledger.app, name="ledger")
+app.command("savings")(savings.savings)
+app.command("report")(report.report)
+app.add_typer(agent.app, name="agent")
+app.add_typer(token.app, name="token")
+app.command("serve")(serve.serve_command)
+jobs.register(app)  # submit, status, list, cancel, cap: the REST API's client
 
 
 @app.callback()

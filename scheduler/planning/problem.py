@@ -93,12 +93,20 @@ class Plan:
     #: optimality gap reported by an exact solver that stopped early, else None
     mip_gap: float | None = None
     notes: Mapping[str, str] = field(default_factory=dict)
+    #: exact solvers only: grams CO2e of the solver's own solution (the LP value for relaxed
+    #: interruptible jobs, which ``placements`` may exceed slightly after rounding)
+    objective_g: float | None = None
+    #: exact solvers only: proven lower bound on the grams CO2e of any feasible plan
+    bound_g: float | None = None
 
 
 class Policy(Protocol):
     """A planning policy, chosen by name (``carbonshift``, ``run-now``, ``oracle``, …)."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """The name the policy is chosen by (read-only, so frozen dataclasses qualify)."""
+        ...
 
     def plan(self, problem: PlanProblem) -> Plan:
         """Place every job it can. Never overcommits capacity, never breaks a deadline."""

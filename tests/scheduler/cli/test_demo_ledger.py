@@ -24,7 +24,9 @@ def demo_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
         "oracle": GreedyPolicy(),
     }
     monkeypatch.setattr(demo_cli, "resolve_policy", policies.__getitem__)
-    result = CliRunner().invoke(app, ["--data-dir", str(tmp_path), "demo", "--jobs", "10"])
+    result = CliRunner().invoke(
+        app, ["--data-dir", str(tmp_path), "demo", "--jobs", "10", "--no-ray"]
+    )
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -45,7 +47,7 @@ def test_demo_ends_with_a_verified_ledger_and_report(demo_output: str, tmp_path:
     page = (demo_dir / "ledger.html").read_text(encoding="utf-8")
     assert "ledger verified: 10 entries" in page
     assert page.count('class="span"') == 10  # one bar per job run over its zone's intensity
-    again = runner.invoke(app, ["--data-dir", str(tmp_path), "demo", "--jobs", "10"])
+    again = runner.invoke(app, ["--data-dir", str(tmp_path), "demo", "--jobs", "10", "--no-ray"])
     assert "ledger: 0 entries appended" in again.output  # same seed: nothing new
 
 

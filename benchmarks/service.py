@@ -1,0 +1,220 @@
+"""Scheduler service benchmarks: tick time with 10,000 queued jobs, and dispatch overhead.
+
+1. **Tick time.** 10,000 queued jobs (1–4 GPUs, 15 min–4 h, deadlines 4–48 h ahead) in a
+   real SQLite store, two regions of 32 GPUs (scripted clusters, so no dispatch cost), the
+   default planner, a flat carbon signal. The first tick moves every job to DEFERRED (10,000
+   writes); later ticks are the steady state. The planner alone and ``store.list`` alone on
+   the same jobs are the baselines of the same run (the breakdown of a tick).
+2. **Dispatch overhead.** N jobs dispatched by one ``tick`` to a local Ray head against a
+   plain loop of N ``JobSubmissionClient.submit_job`` calls on the same head (with the same
+   arguments carbonshift sends: GPUs, metadata, runtime_env), alternating
+   (baseline, service) ``--rounds`` times after a warm-up, waiting for the head to be idle
+   before each run;
+   medians compared. Target: overhead under 10 % of the loop's time.
+
+Run: ``.venv/bin/python benchmarks/service.py [--jobs 10000] [--dispatch 24] [--rounds 3]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import structlog
+from ray.job_submission import JobSubmissionClient
+
+from forecasts.static import StaticProvider
+from plugins.clusters.local_ray import LocalRayHead
+from plugins.clusters.ray import RayCluster
+from plugins.clusters.scripted import ScriptedCluster
+from plugins.stores.database import open_database
+from plugins.stores.sql import SqlJobStore
+from scheduler.clock import FakeClock, SystemClock
+from scheduler.model import JobSpec, JobState, Region
+from scheduler.planning.carbonshift import CarbonshiftPolicy
+from scheduler.protocols import Clock, Cluster, JobStore
+from scheduler.service.loop import SchedulerService, ServiceConfig
+from scheduler.service.planning import PlanningConfig, decide
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+def make_service(store: JobStore, clusters: dict[str, Cluster], clock: Clock) -> SchedulerService:
+    """The service with the default planner and a flat signal in zone DE."""
+    return SchedulerService(
+        store=store,
+        clusters=clusters,
+        regions=[Region(name=name, zone="DE", gpus=32) for name in clusters],
+        forecasts=StaticProvider({"DE": 300.0}, clock=clock),
+        policy=CarbonshiftPolicy(),
+        clock=clock,
+        config=ServiceConfig(planning=PlanningConfig(slot_s=900, horizon_s=48 * 3600)),
+    )
+
+
+def queued_spec(rng: random.Random, now: datetime) -> JobSpec:
+    """A random queued job."""
+    return JobSpec(
+        name="bench",
+        entrypoint=("true",),
+        gpus=rng.choice((1, 1, 2, 4)),
+        estimated_duration_s=rng.choice((900, 1800, 3600, 7200, 14400)),
+        deadline=now + timedelta(hours=rng.uniform(4, 48)),
+    )
+
+
+def timed(action: object) -> float:
+    """Seconds ``action()`` took."""
+    start = time.perf_counter()
+    action()  # type: ignore[operator]
+    return time.perf_counter() - start
+
+
+def bench_tick(jobs: int, folder: Path) -> dict[str, float]:
+    """Tick times with ``jobs`` queued, and the planner / list baselines."""
+    clock = FakeClock(NOW)
+    store = SqlJobStore(open_database(f"sqlite:///{folder / 'tick.db'}"))
+    rng = random.Random(7)
+    for _ in range(jobs):
+        store.submit(queued_spec(rng, NOW), now=NOW)
+    clusters: dict[str, Cluster] = {
+        name: ScriptedCluster(region=name, clock=clock, total_gpus=32) for name in ("a", "b")
+    }
+    svc = make_service(store, clusters, clock)
+    first = timed(svc.tick)
+    steady = [timed(svc.tick) for _ in range(3)]
+    waiting = store.list(states=[JobState.PENDING, JobState.DEFERRED])
+    listing = timed(lambda: store.list(states=[JobState.PENDING, JobState.DEFERRED]))
+    capacity = {name: cluster.capacity() for name, cluster in clusters.items()}
+    regions = [Region(name=name, zone="DE", gpus=32) for name in clusters]
+    forecast = StaticProvider({"DE": 300.0}, clock=clock).forecast(
+        "DE", NOW, NOW + timedelta(hours=48)
+    )
+    planner = timed(
+        lambda: decide(
+            jobs=waiting,
+            regions=regions,
+            forecasts={"DE": forecast},
+            capacity=capacity,
+            running=[],
+            now=clock.now(),
+            policy=CarbonshiftPolicy(),
+            config=PlanningConfig(slot_s=900, horizon_s=48 * 3600),
+            default_zone="DE",
+        )
+    )
+    return {
+        "first_tick_s": first,
+        "steady_tick_s": statistics.median(steady),
+        "planner_s": planner,
+        "list_s": listing,
+    }
+
+
+def wait_idle(client: JobSubmissionClient, timeout_s: float = 300) -> None:
+    """Wait until no job on the head is unfinished (I/O)."""
+    give_up = time.monotonic() + timeout_s
+    while any(not job.status.is_terminal() for job in client.list_jobs()):
+        if time.monotonic() > give_up:
+            raise SystemExit("the Ray head did not become idle")
+        time.sleep(1)
+
+
+def plain_loop(client: JobSubmissionClient, n: int) -> float:
+    """N submit_job calls carrying what carbonshift sends (metadata, runtime_env, GPUs)."""
+    stem = uuid.uuid4().hex[:8]
+
+    def submit(i: int) -> str:
+        job_id = f"plain-{stem}-{i}"
+        return client.submit_job(
+            entrypoint="true",
+            submission_id=f"{job_id}-1",
+            entrypoint_num_gpus=1,
+            runtime_env={"env_vars": {"CARBONSHIFT_JOB_ID": job_id, "CARBONSHIFT_ATTEMPT": "1"}},
+            metadata={"carbonshift_job_id": job_id, "carbonshift_attempt": "1", "team": "t"},
+        )
+
+    return timed(lambda: [submit(i) for i in range(n)])
+
+
+def service_dispatch(head: LocalRayHead, n: int, folder: Path) -> float:
+    """One tick that dispatches N queued jobs to the head."""
+    clock = SystemClock()
+    store = SqlJobStore(open_database(f"sqlite:///{folder / f'dispatch-{uuid.uuid4().hex}.db'}"))
+    now = clock.now()
+    spec = JobSpec(
+        name="bench",
+        entrypoint=("true",),
+        gpus=1,
+        estimated_duration_s=600,
+        deadline=now + timedelta(hours=4),
+    )
+    for _ in range(n):
+        store.submit(spec, now=now)
+    ray = RayCluster(region="local", address=head.address, token=head.token)
+    svc = make_service(store, {"local": ray}, clock)
+    started: list[str] = []
+    seconds = timed(lambda: started.extend(svc.tick().started))
+    if len(started) != n:
+        raise SystemExit(f"the tick dispatched {len(started)} of {n} jobs")
+    return seconds
+
+
+def bench_dispatch(n: int, rounds: int, folder: Path) -> dict[str, float]:
+    """Medians of the plain loop and of the service's tick, alternating."""
+    plain, ours = [], []
+    with LocalRayHead(num_gpus=max(32, n)) as head:
+        headers = {"Authorization": f"Bearer {head.token.get_secret_value()}"}
+        client = JobSubmissionClient(head.address, headers=headers)
+        plain_loop(client, n)  # warm-up: the head's first submissions are slower
+        for _ in range(rounds):
+            wait_idle(client)
+            plain.append(plain_loop(client, n))
+            wait_idle(client)
+            ours.append(service_dispatch(head, n, folder))
+        wait_idle(client)
+    return {"plain_loop_s": statistics.median(plain), "service_tick_s": statistics.median(ours)}
+
+
+def main() -> None:
+    """Run both benchmarks, print a table and one JSON line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=10_000)
+    parser.add_argument("--dispatch", type=int, default=24)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    with tempfile.TemporaryDirectory(prefix="cs-bench-") as tmp:
+        tick = bench_tick(args.jobs, Path(tmp))
+        dispatch = bench_dispatch(args.dispatch, args.rounds, Path(tmp))
+    overhead = dispatch["service_tick_s"] / dispatch["plain_loop_s"] - 1.0
+    print(f"{'measure':<44} {'seconds':>9}")
+    print(f"{f'first tick, {args.jobs} queued (all deferred)':<44} {tick['first_tick_s']:>9.3f}")
+    print(f"{f'steady tick, {args.jobs} queued':<44} {tick['steady_tick_s']:>9.3f}")
+    print(f"{'  of which planner (decide) alone':<44} {tick['planner_s']:>9.3f}")
+    print(f"{'  of which store.list alone':<44} {tick['list_s']:>9.3f}")
+    print(f"{f'plain loop: {args.dispatch} submit_job calls':<44} {dispatch['plain_loop_s']:>9.3f}")
+    print(
+        f"{f'service: one tick dispatching {args.dispatch}':<44} {dispatch['service_tick_s']:>9.3f}"
+    )
+    print(f"{'dispatch overhead vs plain loop':<44} {overhead:>9.1%}")
+    result = {
+        "benchmark": "service",
+        "jobs": args.jobs,
+        "dispatch": args.dispatch,
+        **tick,
+        **dispatch,
+    }
+    print(json.dumps({**result, "dispatch_overhead": overhead}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,141 @@
+"""``carbonshift simulate``: replay a scenario (FORMATS.md) under a planning policy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from scheduler.cli.state import EXIT_USAGE, err_console, fail, fail_on, is_tty
+from scheduler.errors import CarbonshiftError, ConfigError
+from scheduler.planning.policies import get_policy
+from scheduler.planning.problem import Policy
+from scheduler.protocols import SignalForecaster
+from scheduler.simulation.engine import DecisionPoint, EngineOptions
+from scheduler.simulation.forecast_errors import FORECAST_HELP, ForecastSpec, parse_forecast
+from scheduler.simulation.output import write_result, write_schedule
+from scheduler.simulation.runner import SimulationResult, simulate
+from scheduler.simulation.scenario import load_scenario
+from scheduler.wiring import load_traces, signal_forecaster
+
+
+def resolve_policy(name: str) -> Policy:
+    """The policy called ``name`` (``scheduler.planning.policies``); exit 2 if unknown."""
+    try:
+        return get_policy(name)
+    except CarbonshiftError as exc:
+        fail(f"--policy {name!r}: {exc}", code=EXIT_USAGE)
+
+
+def simulate_command(  # noqa: PLR0917  (a Typer command takes one parameter per option)
+    jobs: Annotated[Path, typer.Option("--jobs", help="Jobs CSV (FORMATS.md).")],
+    carbon: Annotated[
+        list[Path], typer.Option("--carbon", help="Carbon CSV file(s); more may follow.")
+    ],
+    regions: Annotated[Path, typer.Option("--regions", help="Regions YAML (FORMATS.md).")],
+    out: Annotated[Path, typer.Option("--out", help="Where to write the result JSON.")],
+    schedule_out: Annotated[
+        Path, typer.Option("--schedule-out", help="Where to write the schedule CSV.")
+    ],
+    more_carbon: Annotated[
+        list[Path] | None, typer.Argument(hidden=True, help="Further carbon files.")
+    ] = None,
+    policy: Annotated[str, typer.Option("--policy", help="Planning policy.")] = "carbonshift",
+    signal: Annotated[
+        str, typer.Option("--signal", help="Electricity Maps column: lca or direct.")
+    ] = "lca",
+    forecast: Annotated[str, typer.Option("--forecast", help=FORECAST_HELP)] = "perfect",
+    horizon_h: Annotated[
+        float | None, typer.Option("--horizon-h", help="Forecast horizon in hours.", min=0.01)
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the forecast error.")] = 0,
+    oracle: Annotated[
+        bool, typer.Option("--oracle", help="Also compute the offline optimum.")
+    ] = False,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Write a PNG plot.")] = None,
+) -> None:
+    """Replay a scenario: jobs revealed at submission, the policy sees only the forecast."""
+    try:
+        spec = parse_forecast(forecast)
+        scenario = load_scenario(jobs, regions)
+        traces = load_traces([*carbon, *(more_carbon or [])], signal=signal)
+        chosen = resolve_policy(policy)
+        options = EngineOptions(forecast=spec, horizon_h=horizon_h, seed=seed)
+        with _progress(len(scenario.jobs)) as observe:
+            result = simulate(
+                scenario,
+                traces,
+                chosen,
+                options=options,
+                forecaster=_forecaster(spec),
+                oracle=resolve_policy("oracle") if oracle else None,
+                observer=observe,
+            )
+        write_result(out, result.result)
+        write_schedule(schedule_out, result.segments, scenario.regions)
+        if plot is not None:
+            from scheduler.simulation.plot import plot_schedule  # noqa: PLC0415  (slow import)
+
+            title = f"{policy} on {jobs.name} ({forecast})"
+            plot_schedule(plot, result.run, result.segments, scenario.regions, title=title)
+    except ConfigError as exc:
+        fail(str(exc), code=EXIT_USAGE)
+    except CarbonshiftError as exc:
+        fail_on(exc)
+    except OSError as exc:
+        fail(f"cannot write output: {exc}")
+    _print_summary(result)
+
+
+def _forecaster(spec: ForecastSpec) -> SignalForecaster | None:
+    return signal_forecaster() if spec.kind == "model" else None
+
+
+class _progress:  # noqa: N801  (used like a function in a with statement)
+    """A Rich progress bar over revealed jobs (silent when stdout is not a terminal)."""
+
+    def __init__(self, total: int) -> None:
+        self._bar = Progress(
+            TextColumn("simulating"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=True,
+            disable=not is_tty(),
+        )
+        self._task = self._bar.add_task("jobs", total=total)
+
+    def __enter__(self) -> _progress:
+        self._bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.stop()
+
+    def __call__(self, point: DecisionPoint) -> None:
+        self._bar.update(self._task, completed=point.revealed)
+
+
+def _print_summary(result: SimulationResult) -> None:
+    data = result.result
+    table = Table(title=f"policy {data['policy']}", show_header=False)
+    rows = [
+        (
+            "jobs / completed / missed",
+            f"{data['jobs']} / {data['completed']} / {data['missed_deadlines']}",
+        ),
+        ("emissions", f"{data['emissions_g'] / 1000:,.1f} kg CO2e"),
+        ("baseline (run at submission)", f"{data['baseline_emissions_g'] / 1000:,.1f} kg CO2e"),
+        ("savings", f"{data['savings_pct']:.2f} %"),
+        ("mean / p95 delay", f"{data['mean_delay_h']:.1f} h / {data['p95_delay_h']:.1f} h"),
+    ]
+    if data["oracle_efficiency"] is not None:
+        rows.append(("share of the oracle's savings", f"{100 * data['oracle_efficiency']:.1f} %"))
+    for name, value in rows:
+        table.add_row(name, value)
+    Console().print(table)

@@ -1,0 +1,295 @@
+"""The default policy: capacity-aware joint time and region shifting.
+
+**Small problems** (at most ``exact_max_vars`` HiGHS variables: a service tick with a few
+hundred jobs) are solved exactly by ``exact.solve`` (LP for interruptible jobs, MILP for the
+rest), with a soft reserve of GPUs for jobs not yet submitted, then rounded.
+
+**Large problems** go through:
+
+1. *Congestion prices.* Every job picks its cheapest option alone; where those choices
+   overcommit a region and slot a per-GPU price rises (projected subgradient steps on the
+   capacity rows of the LP relaxation), telling each job which green slots others need more.
+2. *Construction.* Jobs are placed one by one, earliest latest-start first, each at its
+   cheapest option under intensity + price among the GPUs still free.
+3. *Repair.* Jobs left out go first in a rebuilt order, then flexible jobs in their way are
+   moved (eject repair); an earliest-slot plan is built too and wins if it places more jobs.
+4. *Local search.* Each job in turn is taken out and put back at its cheapest option at
+   true intensity given everyone else, while a pass still saves something.
+5. *Exact windows.* Half-overlapping time windows whose jobs fit ``exact_max_vars`` are
+   re-solved by HiGHS with everything else fixed (first around jobs still left out).
+
+Intensities are shifted to a minimum of zero (plus a tiny earliness slope) before anything,
+so adding a constant to every intensity changes no decision when there is no resume
+overhead. See ``docs/decisions/0002-planner-algorithm.md`` for the variants compared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from scheduler.planning.exact import Window, solve
+from scheduler.planning.extract import placements_from
+from scheduler.planning.greedy import Placements, construct, eject_repair, reinsert, segments_score
+from scheduler.planning.lns import (
+    default_width,
+    model_size,
+    reoptimise,
+    sliding_spans,
+    spans_around,
+)
+from scheduler.planning.placement import Scores, place, take
+from scheduler.planning.problem import FloatArray, Plan, PlanJob, PlanProblem, Segment
+
+
+def latest_start_order(jobs: Sequence[PlanJob]) -> list[PlanJob]:
+    """Jobs by latest start (deadline − duration), then by deadline and id."""
+    return sorted(jobs, key=lambda j: (j.deadline_slot - j.duration_slots, j.deadline_slot, j.id))
+
+
+def congestion_prices(problem: PlanProblem, base: FloatArray, rounds: int) -> FloatArray | None:
+    """Per-GPU-slot prices (score units × kW) that discourage overcommitted slots."""
+    if rounds <= 0 or not problem.jobs:
+        return None
+    spread = float(np.percentile(base, 90) - np.percentile(base, 10)) or 1.0
+    kw = float(np.mean([job.power_w for job in problem.jobs])) / 1000.0
+    cap = np.maximum(problem.capacity, 1).astype(np.float64)
+    price = np.zeros_like(base)
+    unlimited = np.full_like(problem.capacity, np.iinfo(np.int64).max // 4)
+    for k in range(rounds):
+        used = np.zeros_like(base)
+        scores = Scores(base=base, price=price)
+        for job in problem.jobs:
+            option = place(job, unlimited, scores, max_segments=problem.max_segments)
+            if option is not None:
+                for seg in option.segments:
+                    used[seg.region, seg.start : seg.end] += job.gpus
+        excess = (used - problem.capacity) / cap
+        if k > 0 and not (excess > 0).any():
+            break
+        price = np.maximum(0.0, price + spread * kw * excess / np.sqrt(k + 1.0))
+    return price
+
+
+@dataclass(frozen=True, kw_only=True)
+class CarbonshiftPolicy:
+    """Near-optimal, capacity-aware planner (the default)."""
+
+    name: str = field(default="carbonshift", init=False)
+    price_rounds: int = 6
+    repair_rounds: int = 2
+    max_improve_passes: int = 4
+    #: exact window re-optimisation (LNS): windows over this many HiGHS variables are skipped
+    exact_max_vars: int = 40_000
+    #: HiGHS time limit per window, seconds (the greedy plan stands if it runs out)
+    exact_time_limit_s: float | None = 2.0
+    #: also polish feasible plans window by window (repairing misses is always on)
+    polish: bool = True
+    #: online robustness: each day of delay costs this share of the intensity spread
+    #: (p90 − p10), so work is not deferred for savings smaller than that
+    lateness_cost: float = 0.0
+    #: online robustness: the last ``tail_share`` of each job's slack costs ``tail_cost`` ×
+    #: the intensity spread (p90 − p10) more, so plans keep slack for jobs not yet submitted
+    tail_share: float = 0.0
+    tail_cost: float = 0.5
+    #: share of every region's GPUs kept for jobs not yet submitted, growing from 0 now to
+    #: ``reserve_fraction`` at ``reserve_ramp_h`` ahead, at ``reserve_cost`` × spread per GPU-slot
+    reserve_fraction: float = 0.0
+    reserve_ramp_h: float = 48.0
+    reserve_cost: float = 1.0
+    #: job placements the optional steps (prices, local-search passes) may spend in total;
+    #: large problems get fewer price rounds and passes, so a call stays fast
+    work_budget: int = 30_000
+
+    def plan(self, problem: PlanProblem) -> Plan:
+        """Place every job it can; see the module docstring for the steps."""
+        per_slot = self.lateness_cost * problem.slot_s / 86400.0
+        problem = replace(problem, intensity=_normalised(problem.intensity, per_slot))
+        if 0 < model_size(problem.jobs) <= self.exact_max_vars:
+            exact = self._whole(problem)
+            if exact is not None:
+                return exact
+        return self._heuristic(problem)
+
+    def replan(self, problem: PlanProblem, previous: Plan) -> Plan:
+        """Incremental re-plan: keep ``previous`` placements that still hold, place the rest.
+
+        For a tick where little changed (one arrival, one forecast refresh of one zone): the
+        kept placements are not improved, only new or displaced jobs are placed (best option,
+        then moving flexible jobs out of the way). Falls back to ``plan`` if any job is left
+        out, so it never misses a job that ``plan`` would place.
+        """
+        base = problem.intensity - float(problem.intensity.min(initial=0.0))
+        free = problem.capacity.astype(np.int64).copy()
+        placed: Placements = {}
+        for job in problem.jobs:
+            segs = previous.placements.get(job.id)
+            if segs is not None and _still_valid(problem, job, segs, free):
+                take(free, job.gpus, segs)
+                placed[job.id] = segs
+        rest = latest_start_order([job for job in problem.jobs if job.id not in placed])
+        scores = Scores(base=base)
+        more, missed = construct(problem, rest, scores, free)
+        placed.update(more)
+        if any(not eject_repair(problem, job, placed, scores, free) for job in missed):
+            return self.plan(problem)
+        return Plan(placements=placed)
+
+    def _whole(self, problem: PlanProblem) -> Plan | None:
+        """The whole problem solved by HiGHS; None when it gives no clean answer."""
+        slot_h = problem.slot_s / 3600.0
+        spread = float(np.percentile(problem.intensity, 90) - np.percentile(problem.intensity, 10))
+        kw = float(np.mean([job.power_w for job in problem.jobs])) / 1000.0
+        window = Window(
+            t0=0,
+            t1=problem.slots,
+            intensity=problem.intensity,
+            capacity=problem.capacity,
+            slot_h=slot_h,
+            reserve=self._reserve(problem) if self.reserve_fraction > 0 else None,
+            reserve_g_per_gpu_slot=self.reserve_cost * spread * kw * slot_h,
+            tail_share=self.tail_share,
+            tail_g_per_kwh=self.tail_cost * spread,
+        )
+        try:
+            sol = solve(problem.jobs, window, self.exact_time_limit_s)
+        except RuntimeError:
+            return None
+        placed, missed = placements_from(problem, sol, problem.capacity)
+        unplaced_lp = sum(1 for b in sol.blocks if sol.values[b.u] > 0.5)
+        if len(missed) > unplaced_lp:
+            return None
+        return Plan(placements=placed, unplaced=tuple(sorted(missed)))
+
+    def _reserve(self, problem: PlanProblem) -> np.ndarray:
+        """GPUs held back per region and slot for arrivals (see ``reserve_fraction``)."""
+        ramp_slots = max(1.0, self.reserve_ramp_h * 3600.0 / problem.slot_s)
+        share = self.reserve_fraction * np.minimum(1.0, np.arange(problem.slots) / ramp_slots)
+        return np.floor(problem.capacity * share[None, :]).astype(np.int64)
+
+    def _heuristic(self, problem: PlanProblem) -> Plan:
+        """Prices, greedy construction, repair, local search and window polishing."""
+        base = problem.intensity
+        spare = self.work_budget // max(1, len(problem.jobs))
+        price = congestion_prices(problem, base, min(self.price_rounds, spare - 3))
+        candidates = [self._candidate(problem, base, price)]
+        if candidates[0].missed:
+            candidates.append(self._candidate(problem, base, None, asap=True))
+        best = min(candidates, key=lambda c: (len(c.missed), c.cost))
+        missed = self._exact(problem, best)
+        return Plan(placements=best.placed, unplaced=tuple(sorted(j.id for j in missed)))
+
+    def _exact(self, problem: PlanProblem, best: _Candidate) -> list[PlanJob]:
+        """Repair misses, then polish, by exact re-optimisation of windows."""
+        if self.exact_max_vars <= 0:
+            return best.missed
+        width = default_width(problem)
+        for job in best.missed:
+            for span in spans_around(job, problem.slots, (width // 4, width // 2, width)):
+                if self._reoptimise(problem, best, span):
+                    break
+        if self.polish:
+            for span in sliding_spans(problem, width):
+                self._reoptimise(problem, best, span)
+        return [job for job in best.missed if job.id not in best.placed]
+
+    def _candidate(
+        self, problem: PlanProblem, base: FloatArray, price: FloatArray | None, asap: bool = False
+    ) -> _Candidate:
+        order = latest_start_order(problem.jobs)
+        scores = _asap_scores(base) if asap else Scores(base=base, price=price)
+        placed, missed, free = self._construct(problem, order, scores)
+        true = Scores(base=base)
+        missed = [job for job in missed if not eject_repair(problem, job, placed, true, free)]
+        passes = min(self.max_improve_passes, max(1, self.work_budget // max(1, len(order)) - 1))
+        for _ in range(passes):
+            if reinsert(problem, order, placed, true, free) <= 0.0:
+                break
+        cost = sum(
+            _kw(job) * segments_score(base, placed[job.id])
+            for job in problem.jobs
+            if job.id in placed
+        )
+        return _Candidate(placed=placed, missed=missed, cost=cost, free=free)
+
+    def _reoptimise(self, problem: PlanProblem, best: _Candidate, span: tuple[int, int]) -> bool:
+        return reoptimise(
+            problem,
+            best.placed,
+            best.free,
+            span,
+            max_vars=self.exact_max_vars,
+            time_limit_s=self.exact_time_limit_s,
+        )
+
+    def _construct(
+        self, problem: PlanProblem, order: list[PlanJob], scores: Scores
+    ) -> tuple[Placements, list[PlanJob], np.ndarray]:
+        """Greedy in ``order``; jobs it leaves out go first in the next of a few tries."""
+        best: tuple[Placements, list[PlanJob], np.ndarray] | None = None
+        for _ in range(self.repair_rounds + 1):
+            free = problem.capacity.astype(np.int64).copy()
+            placed, missed = construct(problem, order, scores, free)
+            if best is None or len(missed) < len(best[1]):
+                best = (placed, missed, free)
+            if not missed:
+                break
+            first = {job.id for job in missed}
+            order = [*missed, *(job for job in order if job.id not in first)]
+        assert best is not None
+        return best
+
+
+def _still_valid(
+    problem: PlanProblem, job: PlanJob, segs: tuple[Segment, ...], free: np.ndarray
+) -> bool:
+    """``segs`` fits ``job``'s window, regions, length and the GPUs still free."""
+    need = job.duration_slots + (len(segs) - 1) * problem.resume_overhead_slots
+    if (
+        segs[0].start < job.release_slot
+        or segs[-1].end > job.deadline_slot
+        or segs[0].region not in job.regions
+        or sum(seg.end - seg.start for seg in segs) != need
+        or len(segs) > (problem.max_segments if job.interruptible else 1)
+    ):
+        return False
+    return all(bool((free[s.region, s.start : s.end] >= job.gpus).all()) for s in segs)
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    placed: Placements
+    missed: list[PlanJob]
+    cost: float
+    free: np.ndarray
+
+
+def _normalised(intensity: FloatArray, lateness_per_slot: float = 0.0) -> FloatArray:
+    """Intensity minus its minimum, plus a per-slot slope that favours earlier slots.
+
+    Subtracting the minimum makes decisions independent of a constant offset. The slope is
+    ``lateness_per_slot`` of the p90 − p10 spread per slot, at least 10⁻⁵ of it: equal
+    intensities then favour the earlier slot, so a job runs at once when waiting saves
+    nothing and leaves later room to jobs not yet submitted.
+    """
+    base = intensity - float(intensity.min(initial=0.0))
+    spread = float(np.percentile(base, 90) - np.percentile(base, 10)) if base.size else 0.0
+    per_slot = max(1e-5, lateness_per_slot) * max(spread, 1.0)
+    slope = per_slot * np.arange(base.shape[1], dtype=np.float64)
+    shifted: FloatArray = base + slope[None, :]
+    return shifted
+
+
+def _kw(job: PlanJob) -> float:
+    return job.gpus * job.power_w / 1000.0
+
+
+def _asap_scores(base: FloatArray) -> Scores:
+    """Scores that make every job take its earliest feasible slots."""
+    slots = np.arange(base.shape[1], dtype=np.float64)
+    return Scores(base=np.ascontiguousarray(np.broadcast_to(slots, base.shape)))
+
+
+__all__ = ["CarbonshiftPolicy", "congestion_prices", "latest_start_order"]

@@ -1,0 +1,159 @@
+"""Where one job fits best, given the GPUs still free: the building block of every policy.
+
+A job's *score* of a slot is a per-GPU-kW price in the units of ``PlanProblem.intensity``
+(g/kWh, or g/kWh plus a congestion price). Window and slot costs are sums of scores over the
+slots a job occupies, computed with numpy over every allowed region at once:
+
+* ``best_window``: the cheapest contiguous run of ``duration_slots`` slots, by prefix sums;
+* ``best_slots``: the cheapest set of slots (interruptible jobs), by ``argpartition``, then
+  fitted to the segment rules by ``segments.fit_segments``.
+
+Nothing here mutates its inputs; the caller owns the capacity ledger.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from scheduler.planning.problem import FloatArray, IntArray, PlanJob, Segment
+from scheduler.planning.segments import BoolArray, fit_segments, runs
+
+INF = float("inf")
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """A feasible placement of one job and its score (sum of slot scores)."""
+
+    score: float
+    segments: tuple[Segment, ...]
+
+
+def _window(job: PlanJob) -> tuple[int, int]:
+    return job.release_slot, job.deadline_slot
+
+
+@dataclass(frozen=True, slots=True)
+class Scores:
+    """Slot scores a job is placed by: ``base + price / power_kw`` (price may be absent)."""
+
+    base: FloatArray
+    price: FloatArray | None = None
+
+    def rows(self, job: PlanJob, regs: IntArray, lo: int, hi: int) -> FloatArray:
+        """Scores of ``job`` for regions ``regs`` and slots ``lo ≤ t < hi``."""
+        rows = self.base[regs, lo:hi]
+        if self.price is None:
+            return rows
+        return rows + self.price[regs, lo:hi] * (1000.0 / job.power_w)
+
+
+def best_window(job: PlanJob, free: IntArray, scores: Scores) -> Option | None:
+    """Cheapest contiguous window of ``job`` in any allowed region where its GPUs fit."""
+    lo, hi = _window(job)
+    d = job.duration_slots
+    n = hi - lo - d + 1
+    if n <= 0 or d <= 0:
+        return None
+    regs = np.asarray(job.regions, dtype=np.int64)
+    blocked = (free[regs, lo:hi] < job.gpus).astype(np.int64)
+    zeros = np.zeros((len(regs), 1))
+    nblocked = np.concatenate((zeros, blocked.cumsum(axis=1)), axis=1)
+    csum = np.concatenate((zeros, scores.rows(job, regs, lo, hi).cumsum(axis=1)), axis=1)
+    win = csum[:, d:] - csum[:, :n]
+    win[(nblocked[:, d:] - nblocked[:, :n]) > 0] = INF
+    flat = int(np.argmin(win))
+    row, start = divmod(flat, n)
+    value = float(win[row, start])
+    if value == INF:
+        return None
+    seg = Segment(region=int(regs[row]), start=lo + start, end=lo + start + d)
+    return Option(score=value, segments=(seg,))
+
+
+def best_slots(
+    job: PlanJob,
+    free: IntArray,
+    scores: Scores,
+    *,
+    overhead_slots: int = 0,
+    max_segments: int = 8,
+) -> Option | None:
+    """Cheapest set of slots for an interruptible ``job`` in one allowed region.
+
+    Every region is ranked by the sum of its ``duration_slots`` cheapest free slots; the best
+    region's selection is then fitted to ``max_segments`` and the resume overhead. If the
+    fitting had to change the selection, the best contiguous window is computed too and the
+    cheaper of the two wins.
+    """
+    lo, hi = _window(job)
+    d = job.duration_slots
+    if hi - lo < d or d <= 0:
+        return None
+    regs = np.asarray(job.regions, dtype=np.int64)
+    ok = free[regs, lo:hi] >= job.gpus
+    vals = np.where(ok, scores.rows(job, regs, lo, hi), INF)
+    totals = np.partition(vals, d - 1, axis=1)[:, :d].sum(axis=1)
+    row = int(np.argmin(totals))
+    if totals[row] == INF:
+        return None
+    option = _fit_row(
+        vals[row], d, lo, int(regs[row]), overhead=overhead_slots, max_segments=max_segments
+    )
+    if option is not None and option.score <= totals[row] * (1 + 1e-9):
+        return option  # the cheapest slots already obey the segment rules: optimal
+    window = best_window(job, free, scores)
+    if option is None or (window is not None and window.score < option.score):
+        return window
+    return option
+
+
+def _fit_row(
+    vals: FloatArray, d: int, lo: int, region: int, *, overhead: int, max_segments: int
+) -> Option | None:
+    chosen = np.argpartition(vals, d - 1)[:d]
+    mask = np.zeros(len(vals), dtype=bool)
+    mask[chosen] = True
+    if overhead == 0 and len(runs(mask)) <= max_segments:
+        return Option(score=float(vals[mask].sum()), segments=_segments(mask, lo, region))
+    fitted = fit_segments(vals, mask, d, overhead, max_segments)
+    if fitted is None:
+        return None
+    return Option(score=float(vals[fitted].sum()), segments=_segments(fitted, lo, region))
+
+
+def _segments(mask: BoolArray, lo: int, region: int) -> tuple[Segment, ...]:
+    return tuple(Segment(region=region, start=lo + a, end=lo + b) for a, b in runs(mask))
+
+
+def place(
+    job: PlanJob,
+    free: IntArray,
+    scores: Scores,
+    *,
+    overhead_slots: int = 0,
+    max_segments: int = 8,
+) -> Option | None:
+    """Best option for ``job``: a window if non-interruptible, else a set of slots."""
+    if job.interruptible and job.duration_slots > 1:
+        return best_slots(
+            job, free, scores, overhead_slots=overhead_slots, max_segments=max_segments
+        )
+    return best_window(job, free, scores)
+
+
+def take(free: IntArray, gpus: int, segments: tuple[Segment, ...]) -> None:
+    """Subtract ``gpus`` from ``free`` over ``segments`` (in place)."""
+    for seg in segments:
+        free[seg.region, seg.start : seg.end] -= gpus
+
+
+def give(free: IntArray, gpus: int, segments: tuple[Segment, ...]) -> None:
+    """Return ``gpus`` to ``free`` over ``segments`` (in place)."""
+    for seg in segments:
+        free[seg.region, seg.start : seg.end] += gpus
+
+
+__all__ = ["INF", "Option", "Scores", "best_slots", "best_window", "give", "place", "take"]

@@ -1,0 +1,26 @@
+"""The demo's service step: a small demo workload really runs on the shared local Ray."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from scheduler.cli.demo_service import demo_service_step
+from scheduler.simulation.demo import DemoOptions, demo_scenario
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_demo_jobs_run_on_ray_once_each(ray_head: Any) -> None:
+    """Every demo job ends final, and each attempt the service made is one Ray job."""
+    options = DemoOptions(jobs=5, days=1, seed=3)
+    scenario = demo_scenario(options)
+    [line] = demo_service_step(scenario, options, head=ray_head)
+    found = re.search(r"ticks in \d+ s: (.*); (\d+) Ray jobs", line)
+    assert found is not None, line
+    counts = {state: int(n) for n, state in re.findall(r"(\d+) ([A-Z]+)", found.group(1))}
+    assert sum(counts.values()) == 5
+    assert counts.get("SUCCEEDED", 0) >= 1
+    assert int(found.group(2)) == sum(counts.values()) - counts.get("EXPIRED", 0)

@@ -1,0 +1,201 @@
+"""The replay engine: what a policy may see, rolling re-plans, and loud failures."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from forecasts.traces import read_carbon_csv
+from scheduler.errors import ConfigError, ForecastUnavailable, ScheduleViolationError
+from scheduler.model import IntensityTrace
+from scheduler.planning.problem import Plan, PlanProblem, Segment
+from scheduler.simulation.engine import DecisionPoint, EngineOptions
+from scheduler.simulation.forecast_errors import parse_forecast
+from scheduler.simulation.runner import simulate
+from scheduler.simulation.scenario import Scenario
+from tests.scheduler.simulation.helpers import job_row, scenario, write_carbon
+from tests.scheduler.simulation.policies import CheapestPolicy, EarliestPolicy, OverbookingPolicy
+
+DAY = [float(100 + 10 * ((h * 7) % 24)) for h in range(48)]
+
+
+def traces_for(tmp_path: Path, zones: Sequence[str] = ("DE",)) -> dict[str, IntensityTrace]:
+    return read_carbon_csv(write_carbon(tmp_path / "c.csv", dict.fromkeys(zones, DAY)))
+
+
+def test_jobs_are_revealed_at_submission(tmp_path: Path) -> None:
+    """The policy never sees a job before its submit_time; every problem starts at 'now'."""
+    loaded = scenario(
+        tmp_path,
+        [job_row("early", "01:00", 3600, "20:00"), job_row("late", "05:00", 3600, "20:00")],
+    )
+    points: list[DecisionPoint] = []
+    simulate(loaded, traces_for(tmp_path), EarliestPolicy(), observer=points.append)
+    seen = [(p.time.hour, sorted(j.id for j in p.problem.jobs)) for p in points]
+    assert seen[0] == (1, ["early"])
+    assert all("late" not in ids for hour, ids in seen if hour < 5)
+    assert all(p.problem.start == p.time for p in points)
+
+
+def test_started_non_interruptible_jobs_are_fixed_and_hold_capacity(tmp_path: Path) -> None:
+    """Once a rigid job starts it leaves the problem, and its GPUs are no longer free."""
+    loaded = scenario(
+        tmp_path,
+        [job_row("a", "00:00", 4 * 3600, "20:00", gpus=3), job_row("b", "02:00", 3600, "20:00")],
+        regions=(("de-1", "DE", 4, 1.0),),
+    )
+    points: list[DecisionPoint] = []
+    simulate(loaded, traces_for(tmp_path), EarliestPolicy(), observer=points.append)
+    at_two = next(p for p in points if p.time.hour == 2)
+    assert [j.id for j in at_two.problem.jobs] == ["b"]
+    assert list(at_two.problem.capacity[0, :3]) == [1, 1, 4]
+
+
+def test_interruptible_jobs_stay_replannable_in_their_region(tmp_path: Path) -> None:
+    """A started interruptible job is re-planned later, locked to the region it ran in."""
+    loaded = scenario(
+        tmp_path,
+        [
+            job_row("i", "00:00", 4 * 3600, "20:00", interruptible=True, allowed="DE;GB"),
+            job_row("j", "02:00", 3600, "20:00"),
+        ],
+        regions=(("de-1", "DE", 4, 1.0), ("gb-1", "GB", 4, 1.0)),
+    )
+    points: list[DecisionPoint] = []
+    simulate(loaded, traces_for(tmp_path, ("DE", "GB")), EarliestPolicy(), observer=points.append)
+    at_two = next(p for p in points if p.time.hour == 2)
+    job = next(j for j in at_two.problem.jobs if j.id == "i")
+    assert job.regions == (0,)
+    assert job.duration_slots == 2
+
+
+def test_overcommitting_policy_fails_loudly(tmp_path: Path) -> None:
+    """A policy that puts 12 GPUs into a 10-GPU region makes the simulator raise."""
+    rows = [job_row(f"j{i}", "00:00", 3600, "10:00", gpus=4) for i in range(3)]
+    loaded = scenario(tmp_path, rows)
+    with pytest.raises(ScheduleViolationError, match="12 GPUs in use at once, capacity 10"):
+        simulate(loaded, traces_for(tmp_path), OverbookingPolicy())
+
+
+class LatePolicy:
+    """Deliberately bad: places every job after its deadline."""
+
+    name = "test-late"
+
+    def plan(self, problem: PlanProblem) -> Plan:
+        """Every job right at its deadline slot."""
+        return Plan(
+            placements={
+                job.id: (
+                    Segment(
+                        region=job.regions[0],
+                        start=job.deadline_slot,
+                        end=job.deadline_slot + job.duration_slots,
+                    ),
+                )
+                for job in problem.jobs
+            }
+        )
+
+
+def test_deadline_breaking_policy_fails_loudly(tmp_path: Path) -> None:
+    """A placement past the deadline raises, naming the policy and the job."""
+    loaded = scenario(tmp_path, [job_row("a", "00:00", 3600, "05:00")])
+    with pytest.raises(ScheduleViolationError, match=r"'test-late'.*job a.*outside its window"):
+        simulate(loaded, traces_for(tmp_path), LatePolicy())
+
+
+def test_jobs_a_policy_cannot_place_are_missed(tmp_path: Path) -> None:
+    """With 1 GPU and two jobs that each need the whole window, one job is missed."""
+    rows = [job_row("a", "00:00", 3 * 3600, "03:00"), job_row("b", "00:00", 3 * 3600, "03:00")]
+    loaded = scenario(tmp_path, rows, regions=(("de-1", "DE", 1, 1.0),))
+    result = simulate(loaded, traces_for(tmp_path), EarliestPolicy()).result
+    assert (result["completed"], result["missed_deadlines"]) == (1, 1)
+
+
+def forecasts_seen(
+    tmp_path: Path, loaded: Scenario, spec: str, **options: object
+) -> list[np.ndarray]:
+    points: list[DecisionPoint] = []
+    engine_options = EngineOptions(forecast=parse_forecast(spec), **options)  # type: ignore[arg-type]
+    simulate(
+        loaded,
+        traces_for(tmp_path),
+        CheapestPolicy(),
+        options=engine_options,
+        observer=points.append,
+    )
+    return [p.problem.intensity[0].copy() for p in points]
+
+
+def test_gaussian_forecast_error_is_seeded_and_sized(tmp_path: Path) -> None:
+    """gauss:E adds noise of σ = E × zone mean; the same seed gives the same forecasts."""
+    loaded = scenario(tmp_path, [job_row("a", "00:00", 3600, "23:00")])
+    truth = np.array(DAY[:23])
+    first = forecasts_seen(tmp_path, loaded, "gauss:0.1", seed=1)[0]
+    again = forecasts_seen(tmp_path, loaded, "gauss:0.1", seed=1)[0]
+    other = forecasts_seen(tmp_path, loaded, "gauss:0.1", seed=2)[0]
+    assert np.array_equal(first, again)
+    assert not np.array_equal(first, other)
+    assert 0 < np.std(first - truth) < 0.3 * np.mean(DAY)
+    assert np.array_equal(forecasts_seen(tmp_path, loaded, "perfect")[0], truth)
+
+
+def test_ar1_error_is_zero_now_and_horizon_fills_the_rest(tmp_path: Path) -> None:
+    """ar1 starts exact at the issue slot; beyond --horizon-h the forecast is flat."""
+    loaded = scenario(tmp_path, [job_row("a", "00:00", 3600, "23:00")])
+    ar1 = forecasts_seen(tmp_path, loaded, "ar1:0.2:0.9")[0]
+    assert ar1[0] == DAY[0]
+    limited = forecasts_seen(tmp_path, loaded, "perfect", horizon_h=6)[0]
+    assert list(limited[:6]) == DAY[:6]
+    assert np.all(limited[6:] == np.mean(DAY[:6]))
+
+
+class RecordingForecaster:
+    """A SignalForecaster that predicts the last observed value and records its inputs."""
+
+    name = "test-last-value"
+
+    def __init__(self) -> None:
+        self.histories: list[list[float]] = []
+
+    def predict(
+        self, zone: str, history_g_per_kwh: Sequence[float], step_s: int, horizon_steps: int
+    ) -> Sequence[float]:
+        if not history_g_per_kwh:
+            raise ForecastUnavailable("no history")
+        self.histories.append(list(history_g_per_kwh))
+        return [history_g_per_kwh[-1]] * horizon_steps
+
+
+def test_model_forecast_sees_only_the_past(tmp_path: Path) -> None:
+    """--forecast model feeds the forecaster the observed slots before the decision only."""
+    loaded = scenario(
+        tmp_path, [job_row("a", "00:00", 3600, "23:00"), job_row("b", "05:00", 3600, "23:00")]
+    )
+    forecaster = RecordingForecaster()
+    points: list[DecisionPoint] = []
+    options = EngineOptions(forecast=parse_forecast("model"))
+    simulate(
+        loaded,
+        traces_for(tmp_path),
+        CheapestPolicy(),
+        options=options,
+        forecaster=forecaster,
+        observer=points.append,
+    )
+    assert forecaster.histories[0] == DAY[:5]  # the decision at 05:00 saw 00:00–04:00
+    at_five = next(p for p in points if p.time.hour == 5)
+    assert np.all(at_five.problem.intensity[0] == DAY[4])
+
+
+def test_forecast_spec_parsing() -> None:
+    """Bad --forecast values are ConfigErrors that list the valid forms."""
+    assert parse_forecast("ar1:0.1").phi_per_hour == 0.9
+    assert parse_forecast("gauss:0.05").error == 0.05
+    for bad in ("gauss", "gauss:x", "ar1:0.1:1.5", "magic", "perfect:1"):
+        with pytest.raises(ConfigError, match="gauss:E"):
+            parse_forecast(bad)
