@@ -10,7 +10,7 @@ this cluster's client only (``headers=``), never through ``RAY_ADDRESS`` or the 
 so clusters of different regions never see each other's tokens.
 
 Capacity: total GPUs are those of the cluster's alive nodes (state API); free GPUs are the
-total minus the GPUs of this region's unfinished carbonshift jobs (recorded in each job's
+total minus the GPUs of this region's running carbonshift jobs (recorded in each job's
 metadata, so several regions may share one cluster, as the demo does).
 """
 
@@ -26,7 +26,7 @@ from typing import Any
 import requests
 from pydantic import SecretStr
 from ray.exceptions import AuthenticationError
-from ray.job_submission import JobDetails, JobSubmissionClient
+from ray.job_submission import JobDetails, JobStatus, JobSubmissionClient
 
 from scheduler.errors import ClusterError, ClusterUnavailable
 from scheduler.model import AttemptState, AttemptStatus, ClusterCapacity, Job
@@ -192,7 +192,7 @@ class RayCluster:
             held = sum(
                 int(meta.get("carbonshift_gpus", 0))
                 for details in self._jobs().list_jobs()
-                if not details.status.is_terminal()
+                if details.status == JobStatus.RUNNING  # a PENDING job holds no GPUs yet
                 and (meta := details.metadata or {}).get("carbonshift_region", self.region)
                 == self.region
             )

@@ -86,14 +86,13 @@ class ScriptedCluster:
             )
 
     def capacity(self) -> ClusterCapacity:
-        """All GPUs, minus those held by unfinished attempts."""
+        """All GPUs, minus those held by running attempts (a PENDING one holds none yet)."""
         self._check_reachable()
-        unfinished = (AttemptState.PENDING, AttemptState.RUNNING)
         with self._lock:
             held = sum(
                 sub.gpus
                 for sid, sub in self._submissions.items()
-                if self._state(sid).state in unfinished
+                if self._state(sid).state == AttemptState.RUNNING
             )
         free = max(0, self._total_gpus - held)
         return ClusterCapacity(total_gpus=self._total_gpus, free_gpus=free)

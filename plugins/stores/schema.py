@@ -98,19 +98,22 @@ def job_values(job: Job) -> dict[str, Any]:
     }
 
 
-def job_from_row(row: RowMapping, specs: dict[str, JobSpec] | None = None) -> Job:
+def job_from_row(row: RowMapping, specs: dict[str, tuple[datetime, JobSpec]] | None = None) -> Job:
     """The job stored in ``row`` (the spec was validated when it was submitted).
 
-    ``specs`` caches parsed specs by job id: a spec never changes once stored, and parsing
-    10,000 of them per tick would dominate the scheduler's tick.
+    ``specs`` caches parsed specs by job id and ``updated_at``: parsing 10,000 specs per tick
+    would dominate the scheduler's tick, and any write to a job (a cap change included)
+    moves its ``updated_at``, so a spec changed by another process is parsed again.
     """
-    spec = None if specs is None else specs.get(row["id"])
-    if spec is None:
+    cached = None if specs is None else specs.get(row["id"])
+    if cached is not None and cached[0] == row["updated_at"]:
+        spec = cached[1]
+    else:
         spec = JobSpec.model_validate_json(row["spec"])
         if specs is not None:
             if len(specs) >= SPEC_CACHE_SIZE:
                 specs.clear()
-            specs[row["id"]] = spec
+            specs[row["id"]] = (row["updated_at"], spec)
     return Job.model_construct(
         id=row["id"],
         spec=spec,

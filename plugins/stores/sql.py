@@ -43,7 +43,7 @@ class SqlJobStore:
     def __init__(self, engine: Engine, *, new_id: Callable[[], str] = new_job_id) -> None:
         self._engine = engine
         self._new_id = new_id
-        self._specs: dict[str, JobSpec] = {}
+        self._specs: dict[str, tuple[datetime, JobSpec]] = {}
 
     @property
     def engine(self) -> Engine:
@@ -128,13 +128,14 @@ class SqlJobStore:
     ) -> Job:
         """Compare-and-set the job's state, writing ``attempt`` in the same transaction."""
         values = job_values(job)
-        del values["id"], values["submitted_at"], values["spec"]
+        del values["id"], values["submitted_at"]
         guarded = update(jobs).where(jobs.c.id == job_id, jobs.c.state == expected.value)
         with self._tx() as connection:
             if connection.execute(guarded.values(**values)).rowcount == 0:
                 self._explain_lost_update(connection, job_id, expected)
             if attempt is not None:
                 self._upsert_attempt(connection, attempt)
+        self._specs[job_id] = (job.updated_at, job.spec)  # it may carry a new spec (caps)
         return job
 
     def transition_many(
@@ -148,11 +149,13 @@ class SqlJobStore:
         with self._tx() as connection:
             for expected, job in changes:
                 values = job_values(job)
-                del values["id"], values["submitted_at"], values["spec"]
+                del values["id"], values["submitted_at"]
                 guarded = update(jobs).where(jobs.c.id == job.id, jobs.c.state == expected.value)
                 if connection.execute(guarded.values(**values)).rowcount == 0:
                     lost.append(job.id)
-                elif attempts and job.id in attempts:
+                    continue
+                self._specs[job.id] = (job.updated_at, job.spec)
+                if attempts and job.id in attempts:
                     self._upsert_attempt(connection, attempts[job.id])
         return lost
 

@@ -430,7 +430,9 @@ class SchedulerService:
                 capacities[region.name] = self.clusters[region.name].capacity()
             except ClusterUnavailable as exc:
                 report.faults.append(f"{region.name}: {exc}")
-                self._log.warning("cluster unavailable; planning without it", region=region.name)
+                self._log.warning(
+                    "cluster unavailable; planning without it", region=region.name, error=str(exc)
+                )
         return capacities
 
     def _running_loads(self) -> list[RunningLoad]:

@@ -237,3 +237,21 @@ def test_transition_many_applies_the_winners_and_names_the_losers(store: JobStor
         JobState.CANCELLED,
         JobState.DEFERRED,
     ]
+
+
+def test_transition_replaces_the_spec_too(make_store: StoreFactory) -> None:
+    """A transition writes the whole job: a changed spec (new caps) is what is read back."""
+    job = make_store().submit(spec(), now=NOW)
+    recapped = job.model_copy(update={"spec": job.spec.model_copy(update={"power_cap_w": 250.0})})
+    make_store().transition(job.id, JobState.PENDING, recapped)
+    assert make_store().get(job.id).spec.power_cap_w == 250.0
+    store = make_store()
+    store.get(job.id)  # a store that cached the spec sees its own later change
+    store.transition(
+        job.id,
+        JobState.PENDING,
+        recapped.model_copy(
+            update={"spec": recapped.spec.model_copy(update={"power_cap_w": 300.0})}
+        ),
+    )
+    assert store.get(job.id).spec.power_cap_w == 300.0

@@ -9,7 +9,6 @@ from datetime import timedelta
 import pytest
 
 from plugins.clusters.scripted import ScriptedCluster
-from plugins.stores.sql import SqlJobStore
 from scheduler.api.collaborators import ClusterJobControl
 from scheduler.clock import FakeClock
 from scheduler.model import ApiRole, AttemptRecord, AttemptState, JobState
@@ -198,13 +197,6 @@ def test_caps_change_while_pending_and_persist(
     stores: Stores, make_app: AppFactory, client_for: ClientFor, request: pytest.FixtureRequest
 ) -> None:
     """PATCH caps stores the new caps; null removes one; a finished job's caps are 409."""
-    if isinstance(stores.jobs, SqlJobStore):
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="SqlJobStore.transition drops spec changes (reported to the store owner)",
-            )
-        )
     client = client_for(make_app(stores))
     headers = bearer(stores, "a", ApiRole.SUBMITTER)
     job_id = client.post("/v1/jobs", json=job_body(), headers=headers).json()["id"]

@@ -211,13 +211,6 @@ def test_token_list_and_revoke(cli: Cli) -> None:
 
 def test_cap_changes_a_pending_jobs_caps(cli: Cli, request: pytest.FixtureRequest) -> None:
     """`cap --power 200W --energy 30kWh` stores both caps and prints them."""
-    if cli.backend != "memory":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="SqlJobStore.transition drops spec changes (reported to the store owner)",
-            )
-        )
     token = cli.new_token("nlp", "submitter")
     job_id = cli.json(*SUBMIT, *ARGV, token=token)["id"]
     capped = cli.json("cap", job_id, "--power", "200W", "--energy", "30kWh", token=token)

@@ -102,18 +102,23 @@ def test_sigkill_during_dispatch_loses_and_duplicates_nothing(
     store.engine.dispose()
 
     first = start_service(config, ray_head, log)
-    wait_for(lambda: attempts(db)[1] > 0 and attempts(db)[0] >= 3, 120, "a dispatch intent")
-    first.send_signal(signal.SIGKILL)
-    first.wait(10)
+    try:
+        wait_for(lambda: attempts(db)[1] > 0 and attempts(db)[0] >= 3, 120, "a dispatch intent")
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
     crashed_with = attempts(db)
 
     second = start_service(config, ray_head, log)
     store = SqlJobStore(open_database(f"sqlite:///{db}"))
-    wait_for(
-        lambda: all(job.state.terminal for job in store.list()), 300, "every job to finish", 1.0
-    )
-    second.send_signal(signal.SIGTERM)
-    assert second.wait(60) == 0
+    try:
+        wait_for(
+            lambda: all(job.state.terminal for job in store.list()), 300, "every job to finish", 1
+        )
+    finally:
+        second.send_signal(signal.SIGTERM)
+        code = second.wait(60)
+    assert code == 0
 
     assert {str(job.state) for job in store.list()} == {"SUCCEEDED"}
     client = JobSubmissionClient(
