@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,6 @@ from scheduler.wiring import default_registries, effective_settings, plugin_prob
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No stray CARBONSHIFT_* variables or ./carbonshift.yaml leak into these tests."""
-    import os
-
     for name in list(os.environ):
         if name.startswith("CARBONSHIFT_"):
             monkeypatch.delenv(name)
@@ -113,7 +112,8 @@ def test_plugin_options_are_checked_against_the_plugin(tmp_path: Path) -> None:
     """Unknown plugin options name the key and the plugin, with its valid options."""
     path = write(
         tmp_path,
-        "forecasts:\n  default:\n    - kind: static\n      g_per_kwh: {DE: 300}\n      colour: red\n",
+        "forecasts:\n  default:\n    - kind: static\n"
+        "      g_per_kwh: {DE: 300}\n      colour: red\n",
     )
     problems = plugin_problems(load_settings(path), default_registries())
     matching = [p for p in problems if "colour" in p]
@@ -152,9 +152,10 @@ def test_effective_settings_validate_plugin_sections(tmp_path: Path) -> None:
         tmp_path,
         "forecasts:\n  default:\n    - kind: static\n      g_per_kwh: {DE: 300}\n",
     )
-    settings = load_settings(path)
-    registries = default_registries()
-    if plugin_problems(settings, registries):
-        pytest.skip("other default plugin sections are not registered yet")
-    data = effective_settings(settings, registries)
+    data = effective_settings(load_settings(path), default_registries())
     assert data["forecasts"]["default"] == [{"kind": "static", "g_per_kwh": {"DE": 300.0}}]
+
+
+def test_default_settings_have_no_plugin_problems() -> None:
+    """Every kind the defaults name (sqlite, ray-local, simulated, demo-grid) is registered."""
+    assert plugin_problems(load_settings(), default_registries()) == []
