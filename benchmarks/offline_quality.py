@@ -58,7 +58,10 @@ def rows_for(kind: str, zone: str, cap: str, args: argparse.Namespace) -> list[d
     bound = savings_pct(scenario, oracle.bound_g or 0.0)
     rows: list[dict[str, object]] = []
     for name in ["oracle", *args.policies]:
-        plan, seconds = (oracle, oracle_s) if name == "oracle" else run_policy(scenario, name, {})
+        options = {"polish_budget_s": args.polish_s} if name == "carbonshift" else {}
+        plan, seconds = (
+            (oracle, oracle_s) if name == "oracle" else run_policy(scenario, name, options)
+        )
         saved = savings_pct(
             scenario, plan_emissions_g(scenario.problem, plan, scenario.problem.jobs)
         )
@@ -85,6 +88,12 @@ def main() -> None:
     parser.add_argument("--caps", nargs="+", default=["1.0", "0.75", "0.6"])
     parser.add_argument("--policies", nargs="+", default=["carbonshift", "lowest-window"])
     parser.add_argument("--oracle-limit-s", type=float, default=600.0)
+    parser.add_argument(
+        "--polish-s",
+        type=float,
+        default=None,
+        help="carbonshift's polish_budget_s (default: no limit, polish every window)",
+    )
     args = parser.parse_args()
     rows = [
         row

@@ -1,7 +1,8 @@
 """Planning speed: how long one ``carbonshift`` planning call takes as the problem grows.
 
     .venv/bin/python benchmarks/plan_scale.py --jobs 10000 --regions 16 --slots 192
-    .venv/bin/python benchmarks/plan_scale.py --grid          # the issue's grid (subset, see below)
+    .venv/bin/python benchmarks/plan_scale.py --grid          # N ∈ {1k, 10k} × R × T
+    .venv/bin/python benchmarks/plan_scale.py --grid-full     # adds N = 100k (minutes a call)
 
 Instance (seeded): R regions with their own daily intensity curve plus noise; N jobs of
 1–16 slots (at most a quarter of the grid), 1 GPU (70 %), 2, 4 or 8 GPUs, half interruptible,
@@ -33,7 +34,9 @@ from scheduler.planning.policies import get_policy
 from scheduler.planning.problem import Plan, PlanJob, PlanProblem, plan_emissions_g
 from scheduler.planning.validate import plan_violations
 
-GRID_JOBS = (1_000, 10_000, 100_000)
+#: 100,000 jobs take minutes per call here (about 1.6 ms a job); ``--grid-full`` adds them
+GRID_JOBS = (1_000, 10_000)
+FULL_GRID_JOBS = (1_000, 10_000, 100_000)
 GRID_REGIONS = (1, 4, 16)
 GRID_SLOTS = (96, 192, 672)
 
@@ -128,6 +131,7 @@ def measure(n: int, regions: int, slots: int, args: argparse.Namespace) -> dict[
         row["oracle_s"] = o_times[0]
         row["oracle_emissions_t"] = (o_plan.objective_g or 0.0) / 1e6
         row["oracle_gap"] = o_plan.mip_gap
+        row["oracle_unplaced"] = len(o_plan.unplaced)
     row["peak_rss_mb"] = peak_rss_mb()
     return row
 
@@ -148,13 +152,15 @@ def main() -> None:
     parser.add_argument("--slots", type=int, default=192)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--grid", action="store_true", help="run the size grid")
+    parser.add_argument("--grid", action="store_true", help="run the size grid (≤ 10k jobs)")
+    parser.add_argument("--grid-full", action="store_true", help="the grid with 100k jobs too")
     parser.add_argument("--oracle", action="store_true", help="also time HiGHS")
     parser.add_argument("--oracle-limit-s", type=float, default=300.0)
     args = parser.parse_args()
+    sizes = FULL_GRID_JOBS if args.grid_full else GRID_JOBS
     cases = (
-        [(n, r, t) for n in GRID_JOBS for r in GRID_REGIONS for t in GRID_SLOTS]
-        if args.grid
+        [(n, r, t) for n in sizes for r in GRID_REGIONS for t in GRID_SLOTS]
+        if args.grid or args.grid_full
         else [(args.jobs, args.regions, args.slots)]
     )
     rows = [measure(n, r, t, args) for n, r, t in cases]

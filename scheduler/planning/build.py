@@ -5,8 +5,9 @@ window closes at its latest safe start (``deadline − estimated duration × (1 
 rounded down to a slot) plus its duration in slots, so no plan can start it later than that.
 Intensities are slot means of each zone's forecast (step function) times the region's PUE;
 past the end of a forecast the forecast's maximum is held, so nothing is deferred into hours
-nobody forecast. A job none of whose regions has a forecast runs in deadline-safe mode:
-``plan_tick`` gives it the earliest free GPUs before anything else is planned.
+nobody forecast. A deadline past the horizon is clipped to it (later rounds re-plan the job
+as the horizon moves on). A job none of whose regions has a forecast runs in deadline-safe
+mode: ``plan_tick`` gives it the earliest free GPUs before anything else is planned.
 """
 
 from __future__ import annotations
@@ -156,6 +157,9 @@ def build_problem(
             rejected.append(_reject(job, lss, f"no region runs zones {list(job.spec.zones)}"))
             continue
         pj = plan_job(job, now, settings, allowed)
+        horizon = max(math.ceil(settings.horizon_s / slot), pj.release_slot + pj.duration_slots)
+        if pj.deadline_slot > horizon:  # a deadline past the horizon: plan within it for now
+            pj = replace(pj, deadline_slot=horizon)
         if pj.deadline_slot - pj.duration_slots < pj.release_slot:
             rejected.append(_reject(job, lss, "the deadline can no longer be met", now))
             continue

@@ -2,7 +2,9 @@
 
 **Small problems** (at most ``exact_max_vars`` HiGHS variables: a service tick with a few
 hundred jobs) are solved exactly by ``exact.solve`` (LP for interruptible jobs, MILP for the
-rest), with a soft reserve of GPUs for jobs not yet submitted, then rounded.
+rest), then rounded. Optional robustness knobs for jobs not yet submitted (a lateness cost,
+a soft GPU reserve, keeping part of each job's slack) are off by default; see the decision
+record for what they cost.
 
 **Large problems** go through:
 
@@ -25,6 +27,7 @@ overhead. See ``docs/decisions/0002-planner-algorithm.md`` for the variants comp
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -87,9 +90,16 @@ class CarbonshiftPolicy:
     exact_time_limit_s: float | None = 2.0
     #: also polish feasible plans window by window (repairing misses is always on)
     polish: bool = True
+    #: wall-clock seconds polishing may take (None: every window); the plan is valid and
+    #: complete before polishing starts, so stopping early only leaves savings unclaimed
+    polish_budget_s: float | None = 1.0
     #: online robustness: each day of delay costs this share of the intensity spread
     #: (p90 − p10), so work is not deferred for savings smaller than that
     lateness_cost: float = 0.0
+    #: extra lateness cost per day when the queue is crowded (see ``_lateness``)
+    busy_lateness_cost: float = 0.0
+    load_low: float = 0.5
+    load_high: float = 0.8
     #: online robustness: the last ``tail_share`` of each job's slack costs ``tail_cost`` ×
     #: the intensity spread (p90 − p10) more, so plans keep slack for jobs not yet submitted
     tail_share: float = 0.0
@@ -105,13 +115,29 @@ class CarbonshiftPolicy:
 
     def plan(self, problem: PlanProblem) -> Plan:
         """Place every job it can; see the module docstring for the steps."""
-        per_slot = self.lateness_cost * problem.slot_s / 86400.0
+        per_slot = self._lateness(problem) * problem.slot_s / 86400.0
         problem = replace(problem, intensity=_normalised(problem.intensity, per_slot))
         if 0 < model_size(problem.jobs) <= self.exact_max_vars:
             exact = self._whole(problem)
             if exact is not None:
                 return exact
         return self._heuristic(problem)
+
+    def _lateness(self, problem: PlanProblem) -> float:
+        """Lateness cost per day: ``lateness_cost`` plus the load-driven share.
+
+        Load is the GPU-slots the jobs need over the GPU-slots the grid offers until their
+        last deadline; from ``load_low`` to ``load_high`` the extra cost ramps up to
+        ``busy_lateness_cost``, so a crowded queue runs sooner and keeps room for arrivals.
+        """
+        if not problem.jobs or self.busy_lateness_cost <= 0:
+            return self.lateness_cost
+        end = max(job.deadline_slot for job in problem.jobs)
+        offered = float(problem.capacity[:, :end].sum())
+        needed = float(sum(job.gpus * job.duration_slots for job in problem.jobs))
+        load = needed / offered if offered > 0 else 1.0
+        ramp = (load - self.load_low) / max(1e-9, self.load_high - self.load_low)
+        return self.lateness_cost + self.busy_lateness_cost * float(np.clip(ramp, 0.0, 1.0))
 
     def replan(self, problem: PlanProblem, previous: Plan) -> Plan:
         """Incremental re-plan: keep ``previous`` placements that still hold, place the rest.
@@ -159,9 +185,9 @@ class CarbonshiftPolicy:
             return None
         placed, missed = placements_from(problem, sol, problem.capacity)
         unplaced_lp = sum(1 for b in sol.blocks if sol.values[b.u] > 0.5)
-        if len(missed) > unplaced_lp:
-            return None
-        return Plan(placements=placed, unplaced=tuple(sorted(missed)))
+        if len(missed) > unplaced_lp or (missed and not sol.optimal):
+            return None  # rounding lost a job, or a stopped solver left some out: heuristic
+        return Plan(placements=placed, unplaced=tuple(sorted(missed)), mip_gap=sol.mip_gap)
 
     def _reserve(self, problem: PlanProblem) -> np.ndarray:
         """GPUs held back per region and slot for arrivals (see ``reserve_fraction``)."""
@@ -191,7 +217,11 @@ class CarbonshiftPolicy:
                 if self._reoptimise(problem, best, span):
                     break
         if self.polish:
+            began = time.perf_counter()
             for span in sliding_spans(problem, width):
+                spent = time.perf_counter() - began
+                if self.polish_budget_s is not None and spent > self.polish_budget_s:
+                    break
                 self._reoptimise(problem, best, span)
         return [job for job in best.missed if job.id not in best.placed]
 
@@ -229,7 +259,8 @@ class CarbonshiftPolicy:
     ) -> tuple[Placements, list[PlanJob], np.ndarray]:
         """Greedy in ``order``; jobs it leaves out go first in the next of a few tries."""
         best: tuple[Placements, list[PlanJob], np.ndarray] | None = None
-        for _ in range(self.repair_rounds + 1):
+        spare = self.work_budget // max(1, len(order))
+        for _ in range(min(self.repair_rounds, max(0, spare - 3)) + 1):
             free = problem.capacity.astype(np.int64).copy()
             placed, missed = construct(problem, order, scores, free)
             if best is None or len(missed) < len(best[1]):

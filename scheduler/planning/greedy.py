@@ -75,9 +75,11 @@ def reinsert(
 
 
 def _overlaps(segments: tuple[Segment, ...], job: PlanJob) -> bool:
-    return any(
-        seg.region in job.regions and seg.start < job.deadline_slot and seg.end > job.release_slot
-        for seg in segments
+    """True if ``segments`` (sorted, all in one region) touch ``job``'s window and regions."""
+    return (
+        segments[0].start < job.deadline_slot
+        and segments[-1].end > job.release_slot
+        and segments[0].region in job.regions
     )
 
 
@@ -125,17 +127,13 @@ def _try_eject(
     if not missed:
         placed.update(trial)
         return True
+    gpus = {j.id: j.gpus for j in (job, *moved)}
     for job_id, segs in trial.items():
-        give(free, by_gpus(problem, job_id), segs)
+        give(free, gpus[job_id], segs)
     for other in moved:
         take(free, other.gpus, saved[other.id])
     placed.update(saved)
     return False
-
-
-def by_gpus(problem: PlanProblem, job_id: str) -> int:
-    """GPUs of the job called ``job_id``."""
-    return next(job.gpus for job in problem.jobs if job.id == job_id)
 
 
 __all__ = ["Placements", "construct", "eject_repair", "reinsert", "segments_score"]

@@ -55,7 +55,9 @@ class OraclePolicy:
     """Offline optimum (perfect knowledge) with HiGHS; a time limit per solve is optional."""
 
     name: str = field(default="oracle", init=False)
-    time_limit_s: float | None = None
+    #: HiGHS time limit per solve; a MILP stopped without a solution falls back to its
+    #: rounded LP relaxation (the gap to the bound is still reported)
+    time_limit_s: float | None = 60.0
     max_binaries: int = 60_000
     chunk_jobs: int = 120
 
@@ -96,7 +98,12 @@ class OraclePolicy:
             capacity=free[:, t0:t1],
             slot_h=problem.slot_s / 3600.0,
         )
-        return solve(jobs, window, self.time_limit_s, relax=relax)
+        try:
+            return solve(jobs, window, self.time_limit_s, relax=relax)
+        except RuntimeError:
+            if relax:
+                raise
+            return solve(jobs, window, self.time_limit_s, relax=True)
 
     def _keep(
         self,

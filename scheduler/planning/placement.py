@@ -95,12 +95,18 @@ def best_slots(
     regs = np.asarray(job.regions, dtype=np.int64)
     ok = free[regs, lo:hi] >= job.gpus
     vals = np.where(ok, scores.rows(job, regs, lo, hi), INF)
-    totals = np.partition(vals, d - 1, axis=1)[:, :d].sum(axis=1)
+    chosen = np.argpartition(vals, d - 1, axis=1)[:, :d]
+    totals = np.take_along_axis(vals, chosen, axis=1).sum(axis=1)
     row = int(np.argmin(totals))
     if totals[row] == INF:
         return None
     option = _fit_row(
-        vals[row], d, lo, int(regs[row]), overhead=overhead_slots, max_segments=max_segments
+        vals[row],
+        chosen[row],
+        lo,
+        int(regs[row]),
+        overhead=overhead_slots,
+        max_segments=max_segments,
     )
     if option is not None and option.score <= totals[row] * (1 + 1e-9):
         return option  # the cheapest slots already obey the segment rules: optimal
@@ -111,13 +117,21 @@ def best_slots(
 
 
 def _fit_row(
-    vals: FloatArray, d: int, lo: int, region: int, *, overhead: int, max_segments: int
+    vals: FloatArray,
+    chosen: IntArray,
+    lo: int,
+    region: int,
+    *,
+    overhead: int,
+    max_segments: int,
 ) -> Option | None:
-    chosen = np.argpartition(vals, d - 1)[:d]
+    d = len(chosen)
     mask = np.zeros(len(vals), dtype=bool)
     mask[chosen] = True
-    if overhead == 0 and len(runs(mask)) <= max_segments:
-        return Option(score=float(vals[mask].sum()), segments=_segments(mask, lo, region))
+    pieces = runs(mask)
+    if overhead == 0 and len(pieces) <= max_segments:
+        segs = tuple(Segment(region=region, start=lo + a, end=lo + b) for a, b in pieces)
+        return Option(score=float(vals[chosen].sum()), segments=segs)
     fitted = fit_segments(vals, mask, d, overhead, max_segments)
     if fitted is None:
         return None

@@ -41,7 +41,7 @@ def test_no_policy_returns_an_infeasible_plan(name: str, problem: PlanProblem) -
 @given(problem=witnessed_problems(overhead=True))
 def test_carbonshift_places_every_job_of_a_feasible_problem(problem: PlanProblem) -> None:
     """When a plan placing every job exists, carbonshift finds one (no missed deadline)."""
-    plan = get_policy("carbonshift", exact_time_limit_s=None).plan(problem)
+    plan = get_policy("carbonshift", exact_time_limit_s=None, polish_budget_s=None).plan(problem)
     assert plan.unplaced == ()
 
 
@@ -51,7 +51,7 @@ def test_carbonshift_never_beats_the_oracle(problem: PlanProblem, exact: bool) -
     """No policy that places every job emits less than the oracle's proven lower bound."""
     oracle = get_policy("oracle").plan(problem)
     assert oracle.bound_g is not None
-    options: dict[str, object] = {"exact_time_limit_s": None}
+    options: dict[str, object] = {"exact_time_limit_s": None, "polish_budget_s": None}
     if not exact:
         options["exact_max_vars"] = 0
     for policy in [get_policy("carbonshift", **options), *(get_policy(n) for n in POLICIES)]:
@@ -66,7 +66,7 @@ def test_adding_a_constant_to_every_intensity_changes_no_decision(
     problem: PlanProblem, shift: int, exact: bool
 ) -> None:
     """With no resume overhead and equal PUEs, only differences in intensity matter."""
-    options: dict[str, object] = {"exact_time_limit_s": None}
+    options: dict[str, object] = {"exact_time_limit_s": None, "polish_budget_s": None}
     if not exact:
         options["exact_max_vars"] = 0
     policy = get_policy("carbonshift", **options)
