@@ -7,13 +7,14 @@ Adding a backend means: write it in its role folder, then add one ``register`` l
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from importlib.metadata import version as dist_version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.job import Job as ApsJob
 from apscheduler.schedulers.base import BaseScheduler
@@ -34,14 +35,15 @@ from forecasts.ukci import UkCarbonIntensityOptions, UkCarbonIntensityProvider
 from forecasts.validation import ValidationRules
 from forecasts.watttime import WattTimeOptions, WattTimeProvider
 from plugins.agent.client import AgentClient
+from plugins.agent.embedded import EmbeddedAgent
 from plugins.agent.process import run_agent
 from plugins.clusters.local_ray import LocalRayHead
 from plugins.clusters.options import LocalRayOptions, RayOptions, ScriptedOptions
-from plugins.clusters.ray import RayCluster
 from plugins.clusters.scripted import Script, ScriptedCluster
 from plugins.ledgers.memory import MemoryLedger
 from plugins.ledgers.sql import SqlLedger
 from plugins.power.curves import shipped_curve
+from plugins.power.dispatch import RunnerDispatch
 from plugins.power.nvml import NvmlOptions, NvmlPowerBackend
 from plugins.power.runner import JobCaps
 from plugins.power.simulated import SimulatedOptions, SimulatedPowerBackend
@@ -54,16 +56,17 @@ from plugins.stores.options import PostgresOptions, SqliteOptions
 from plugins.stores.sql import SqlJobStore
 from plugins.stores.sql_forecast_cache import SqlForecastCache
 from plugins.stores.sql_tokens import SqlTokenStore
-from scheduler.api.collaborators import ClusterJobControl, RecordedDecisions
-from scheduler.api.metrics import InstrumentedForecastProvider, ServiceMetrics, TimedPolicy
-from scheduler.api.preview import PreviewDecisions
-from scheduler.api.server import ApiServer
-from scheduler.api.serving import start_api
 from scheduler.clock import FakeClock
-from scheduler.dashboard import dashboard_router
-from scheduler.errors import ConfigError, ScenarioError, UnknownPluginError
-from scheduler.model import IntensityTrace, Region
-from scheduler.planning.carbonshift import CarbonshiftPolicy
+from scheduler.errors import (
+    ClusterUnavailable,
+    ConfigError,
+    PowerError,
+    ScenarioError,
+    UnknownPluginError,
+)
+from scheduler.metering import LogEnergyMeter
+from scheduler.model import IntensityTrace, Job, Region
+from scheduler.planning.power_capping import PowerLevel
 from scheduler.protocols import (
     Clock,
     Cluster,
@@ -80,10 +83,15 @@ from scheduler.protocols import (
 )
 from scheduler.recording import AccountingHook, HistoryChain, LedgerRecorder
 from scheduler.registry import NoOptions, PluginOptions, Registry
+from scheduler.service.budgets import LedgerBudgets
 from scheduler.service.loop import FinishedHook, SchedulerService, ServiceConfig
 from scheduler.service.planning import PlanningConfig
 from scheduler.service.runner import ServiceRunner
 from scheduler.settings import PluginConfig, RegionConfig, Settings
+
+if TYPE_CHECKING:  # heavy modules (Ray, FastAPI, SciPy) load only where they are used
+    from scheduler.api.metrics import ServiceMetrics
+    from scheduler.api.server import ApiServer
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -158,6 +166,8 @@ def _demo_grid_provider(options: DemoGridOptions, ctx: WiringContext) -> Forecas
 
 
 def _ray_cluster(options: RayOptions, ctx: ClusterContext) -> Cluster:
+    from plugins.clusters.ray import RayCluster  # noqa: PLC0415  (loads Ray only when a cluster is built)
+
     token = options.token
     if token is None and options.token_env:
         value = os.environ.get(options.token_env)
@@ -172,16 +182,23 @@ def _ray_cluster(options: RayOptions, ctx: ClusterContext) -> Cluster:
         address=options.address,
         token=token,
         runtime_env=options.runtime_env,
+        entrypoint=capped_entrypoint(ctx.wiring, embedded_agent_gpus=None),
     )
 
 
 def _local_ray_cluster(options: LocalRayOptions, ctx: ClusterContext) -> Cluster:
+    from plugins.clusters.ray import RayCluster  # noqa: PLC0415  (loads Ray only when a cluster is built)
+
     gpus = options.num_gpus
-    head = LocalRayHead(
-        num_gpus=ctx.wiring.settings.service.local_ray_gpus if gpus is None else gpus
-    )
+    num_gpus = ctx.wiring.settings.service.local_ray_gpus if gpus is None else gpus
+    head = LocalRayHead(num_gpus=num_gpus)
     ctx.wiring.resources.enter_context(head)
-    return RayCluster(region=ctx.region.name, address=head.address, token=head.token)
+    return RayCluster(
+        region=ctx.region.name,
+        address=head.address,
+        token=head.token,
+        entrypoint=capped_entrypoint(ctx.wiring, embedded_agent_gpus=num_gpus),
+    )
 
 
 def _scripted_cluster(options: ScriptedOptions, ctx: ClusterContext) -> Cluster:
@@ -365,13 +382,18 @@ def attach_accounting(graph: ServiceGraph, ledger: Ledger | None = None) -> Acco
     """Account every attempt that ends in ``graph``'s service into the ledger."""
     settings = graph.settings
     recorder = LedgerRecorder(
-        ledger=ledger if ledger is not None else build_ledger(settings),
+        ledger=ledger if ledger is not None else graph.ledger,
         history=build_history(settings, graph.clock),
         forecasts=graph.forecasts,
         version=dist_version("carbonshift"),
     )
+    meter = LogEnergyMeter(graph.clusters)  # the per-job runner's reports (issue 7)
     hook = AccountingHook(
-        recorder=recorder, regions=graph.service.regions, default_zone=settings.default_zone
+        recorder=recorder,
+        regions=graph.service.regions,
+        default_zone=settings.default_zone,
+        meter=meter,
+        cap_outcome=meter.cap_outcome,
     )
     graph.service.add_finished_hook(hook)
     return hook
@@ -428,6 +450,94 @@ def build_power_backend(
     return default_registries().power_backends.build(
         PluginConfig(kind=config.kind, **options), ctx, "power"
     )
+
+
+#: How a node starts carbonshift's CLI (the per-job runner, the embedded agent): this
+#: interpreter, so the Ray workers of the embedded cluster use the same installation.
+CLI_PROGRAM = (sys.executable, "-c", "from scheduler.cli.main import main; main()")
+
+
+def agent_state_dir(settings: Settings) -> Path:
+    """The node agent's state directory the runner is told: ``power.state_dir`` (simulated),
+    else ``data_dir/agent`` (the same path on every node)."""
+    configured = settings.power.options().get("state_dir")
+    return Path(configured) if configured else settings.data_dir / "agent"
+
+
+def runner_dispatch(settings: Settings) -> RunnerDispatch | None:
+    """How capped jobs are wrapped with the per-job runner, or None (``service.meter_jobs``)."""
+    if not settings.service.meter_jobs:
+        return None
+    return RunnerDispatch(
+        program=CLI_PROGRAM,
+        state_dir=agent_state_dir(settings),
+        backend=settings.power.kind,
+        sample_s=settings.service.runner_sample_s,
+    )
+
+
+def capped_entrypoint(
+    ctx: WiringContext, *, embedded_agent_gpus: int | None
+) -> Callable[[Job, int], Sequence[str]] | None:
+    """``RayCluster``'s argv builder: capped jobs run under the per-job runner.
+
+    With ``embedded_agent_gpus`` (the embedded Ray's logical GPUs) and simulated power, the
+    first capped job starts a simulated node agent on the state directory (``EmbeddedAgent``),
+    stopped when the graph closes. Elsewhere an agent must already run on every node.
+    """
+    dispatch = runner_dispatch(ctx.settings)
+    if dispatch is None:
+        return None
+    agent = None
+    if embedded_agent_gpus and ctx.settings.power.kind == "simulated":
+        agent = EmbeddedAgent(
+            program=CLI_PROGRAM, state_dir=dispatch.state_dir, gpus=embedded_agent_gpus
+        )
+        ctx.resources.callback(agent.stop)
+
+    def entrypoint(job: Job, attempt: int) -> Sequence[str]:
+        if agent is not None and dispatch.wraps(job.spec):
+            try:
+                agent.ensure_started()
+            except PowerError as exc:
+                raise ClusterUnavailable(f"cannot dispatch capped job {job.id}: {exc}") from exc
+        return dispatch.argv(job, attempt)
+
+    return entrypoint
+
+
+def caps_publisher(settings: Settings) -> Callable[[Job], None] | None:
+    """``ClusterJobControl``'s ``on_caps_changed``: the running attempt's caps file, which its
+    runner re-reads every sampling period, so new caps apply within one (None: not metered).
+    The file is written on this machine: runners on other nodes see it only through a shared
+    ``power.state_dir``."""
+    dispatch = runner_dispatch(settings)
+    if dispatch is None:
+        return None
+
+    def publish(job: Job) -> None:
+        dispatch.write_caps(job)
+
+    return publish
+
+
+def power_levels(settings: Settings) -> list[PowerLevel]:
+    """The power–throughput curve carbon-aware power capping plans with: the simulated
+    backend's ``gpu_type``/``workload`` (default V100 ImageNet ResNet-50, Zeus traces)."""
+    options = settings.power.options() if settings.power.kind == "simulated" else {}
+    defaults = SimulatedOptions()
+    curve = shipped_curve(
+        str(options.get("gpu_type", defaults.gpu_type)),
+        str(options.get("workload", defaults.workload)),
+    )
+    return [
+        PowerLevel(
+            limit_w=point.limit_w,
+            power_w=curve.power_w(point.limit_w),
+            throughput=curve.throughput(point.limit_w),
+        )
+        for point in curve.points
+    ]
 
 
 def serve_node_agent(backend: PowerBackend, state_dir: Path, clock: Clock) -> None:
@@ -661,6 +771,10 @@ class ServiceGraph:
     service: SchedulerService
     lock: SchedulerLock
     resources: ExitStack
+    #: the one ledger of this process: accounting appends to it, the API and budgets read it
+    ledger: Ledger
+    #: planner time and forecast errors of the service (the API serves them at ``/metrics``)
+    metrics: ServiceMetrics
 
     def runner(self) -> ServiceRunner:
         """The runner: ticks every ``service.tick_seconds`` beside the forecast refreshes."""
@@ -727,6 +841,7 @@ def build_service(
     registries: Registries | None = None,
     on_finished: Sequence[FinishedHook] = (),
     lock: bool = True,
+    metrics: ServiceMetrics | None = None,
 ) -> ServiceGraph:
     """Build the scheduler: store, the scheduler lock (taken first, before any cluster
     starts, unless ``lock=False``), one cluster per region, forecasts and the service.
@@ -735,6 +850,12 @@ def build_service(
         SchedulerLockedError: another scheduler already schedules this database.
         ConfigError, StoreError, ClusterUnavailable: while building.
     """
+    from scheduler.api.metrics import (  # noqa: PLC0415  (API modules load only for serve)
+        InstrumentedForecastProvider,
+        ServiceMetrics,
+        TimedPolicy,
+    )
+
     registries = registries or default_registries()
     validate_settings(settings, registries)
     ctx = WiringContext(settings=settings, clock=clock)
@@ -755,15 +876,22 @@ def build_service(
         regions = [
             Region(name=r.name, zone=r.zone, gpus=r.gpus, pue=r.pue) for r in settings.regions
         ]
+        metrics = metrics or ServiceMetrics(clock=clock)
+        ledger = (
+            SqlLedger(store.engine) if isinstance(store, SqlJobStore) else build_ledger(settings)
+        )
         service = SchedulerService(
             store=store,
             clusters=clusters,
             regions=regions,
-            forecasts=chain,
-            policy=planning_policy(settings.planner.policy),
+            forecasts=InstrumentedForecastProvider(chain, metrics),
+            policy=TimedPolicy(planning_policy(settings.planner.policy), metrics),
             clock=clock,
             config=service_config(settings),
             on_finished=on_finished,
+            budgets=LedgerBudgets(ledger=ledger, settings=settings.budgets)
+            if settings.budgets.teams
+            else None,
         )
         undo.pop_all()
     return ServiceGraph(
@@ -776,6 +904,8 @@ def build_service(
         service=service,
         lock=the_lock,
         resources=ctx.resources,
+        ledger=ledger,
+        metrics=metrics,
     )
 
 
@@ -792,8 +922,18 @@ def start_api_beside(
     cancelling stops attempts through the graph's clusters; the ledger, tokens and jobs share
     the store's database.
     """
+    # The API, FastAPI and the dashboard load only when a server starts.
+    from scheduler.api.collaborators import (  # noqa: PLC0415
+        ClusterJobControl,
+        RecordedDecisions,
+    )
+    from scheduler.api.metrics import InstrumentedForecastProvider, TimedPolicy  # noqa: PLC0415
+    from scheduler.api.preview import PreviewDecisions  # noqa: PLC0415
+    from scheduler.api.serving import start_api  # noqa: PLC0415
+    from scheduler.dashboard import dashboard_router  # noqa: PLC0415
+
     settings, clock = graph.settings, graph.clock
-    metrics = ServiceMetrics(clock=clock)
+    metrics = graph.metrics
     forecasts = InstrumentedForecastProvider(graph.forecasts, metrics)
     preview = PreviewDecisions(
         regions=graph.service.regions,
@@ -804,6 +944,8 @@ def start_api_beside(
         default_zone=settings.default_zone,
         clock=clock,
     )
+    decisions = RecordedDecisions(preview)
+    graph.service.add_decision_hook(decisions.record)  # GET /v1/jobs/{id}: each tick's decision
     return start_api(
         settings,
         store=graph.store,
@@ -812,10 +954,12 @@ def start_api_beside(
         say=say,
         host=host,
         port=port,
-        ledger=build_ledger(settings),
+        ledger=graph.ledger,
         forecasts=forecasts,
-        decisions=RecordedDecisions(preview),
-        control=ClusterJobControl(graph.store, graph.clusters),
+        decisions=decisions,
+        control=ClusterJobControl(
+            graph.store, graph.clusters, on_caps_changed=caps_publisher(settings)
+        ),
         metrics=metrics,
         extra_routers=[dashboard_router(sorted(settings.known_zones()))],
     )
@@ -834,6 +978,8 @@ def demo_service(
     logical GPUs are shared by the demo's regions (each region's cluster counts only its own
     jobs), planning on the demo grid on ``clock``. The head (started here unless ``head`` is
     given) stops when the block ends."""
+    from plugins.clusters.ray import RayCluster  # noqa: PLC0415  (loads Ray only when a cluster is built)
+
     with ExitStack() as stack:
         if head is None:
             head = stack.enter_context(LocalRayHead(num_gpus=sum(r.gpus for r in regions)))
@@ -846,7 +992,7 @@ def demo_service(
             clusters=clusters,
             regions=regions,
             forecasts=DemoGridProvider(clock=clock, seed=seed),
-            policy=CarbonshiftPolicy(),
+            policy=planning_policy("carbonshift"),
             clock=clock,
             config=ServiceConfig(
                 planning=PlanningConfig(slot_s=slot_s, horizon_s=48 * 3600),

@@ -1,5 +1,3 @@
-"""The REST API: ``create_app`` builds it from its collaborators; ``ApiServer`` serves it."""
-
-from scheduler.api.app import create_app
-
-__all__ = ["create_app"]
+"""The REST API: ``scheduler.api.app.create_app`` builds it from its collaborators;
+``scheduler.api.server.ApiServer`` serves it. Nothing is imported here, so the light modules
+(metrics, collaborators) load without FastAPI."""

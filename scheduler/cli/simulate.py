@@ -10,21 +10,23 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from scheduler.cli.state import EXIT_USAGE, err_console, fail, fail_on, is_tty
+from scheduler.cli.state import EXIT_USAGE, err_console, fail, fail_on, is_tty, state
 from scheduler.errors import CarbonshiftError, ConfigError
-from scheduler.planning.policies import get_policy
 from scheduler.planning.problem import Policy
 from scheduler.protocols import SignalForecaster
 from scheduler.simulation.engine import DecisionPoint, EngineOptions
 from scheduler.simulation.forecast_errors import FORECAST_HELP, ForecastSpec, parse_forecast
 from scheduler.simulation.output import write_result, write_schedule
+from scheduler.simulation.power_capping import with_power_capping
 from scheduler.simulation.runner import SimulationResult, simulate
 from scheduler.simulation.scenario import load_scenario
-from scheduler.wiring import load_traces, signal_forecaster
+from scheduler.wiring import load_traces, power_levels, signal_forecaster
 
 
 def resolve_policy(name: str) -> Policy:
     """The policy called ``name`` (``scheduler.planning.policies``); exit 2 if unknown."""
+    from scheduler.planning.policies import get_policy  # noqa: PLC0415  (SciPy loads on use)
+
     try:
         return get_policy(name)
     except CarbonshiftError as exc:
@@ -32,6 +34,7 @@ def resolve_policy(name: str) -> Policy:
 
 
 def simulate_command(  # noqa: PLR0917  (a Typer command takes one parameter per option)
+    ctx: typer.Context,
     jobs: Annotated[Path, typer.Option("--jobs", help="Jobs CSV (FORMATS.md).")],
     carbon: Annotated[
         list[Path], typer.Option("--carbon", help="Carbon CSV file(s); more may follow.")
@@ -57,6 +60,14 @@ def simulate_command(  # noqa: PLR0917  (a Typer command takes one parameter per
         bool, typer.Option("--oracle", help="Also compute the offline optimum.")
     ] = False,
     plot: Annotated[Path | None, typer.Option("--plot", help="Write a PNG plot.")] = None,
+    power_capping: Annotated[
+        bool | None,
+        typer.Option(
+            "--power-capping/--no-power-capping",
+            help="Also choose a power limit per slot (default: planner.power_capping).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Replay a scenario: jobs revealed at submission, the policy sees only the forecast."""
     try:
@@ -75,6 +86,9 @@ def simulate_command(  # noqa: PLR0917  (a Typer command takes one parameter per
                 oracle=resolve_policy("oracle") if oracle else None,
                 observer=observe,
             )
+        if _power_capping(ctx, power_capping):  # power follow-up (issue 7): a separate pass
+            levels = power_levels(state(ctx).settings())
+            result = with_power_capping(result, scenario, levels=levels)
         write_result(out, result.result)
         write_schedule(schedule_out, result.segments, scenario.regions)
         if plot is not None:
@@ -89,6 +103,10 @@ def simulate_command(  # noqa: PLR0917  (a Typer command takes one parameter per
     except OSError as exc:
         fail(f"cannot write output: {exc}")
     _print_summary(result)
+
+
+def _power_capping(ctx: typer.Context, flag: bool | None) -> bool:
+    return state(ctx).settings().planner.power_capping if flag is None else flag
 
 
 def _forecaster(spec: ForecastSpec) -> SignalForecaster | None:

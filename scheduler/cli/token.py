@@ -15,7 +15,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from scheduler.api.auth import issue_token
 from scheduler.cli.state import EXIT_USAGE, fail, fail_on, state
 from scheduler.clock import SystemClock
 from scheduler.errors import CarbonshiftError
@@ -51,6 +50,8 @@ def create(
     as_json: JsonOption = False,
 ) -> None:
     """Create a token and print it once (it cannot be shown again)."""
+    from scheduler.api.auth import issue_token  # noqa: PLC0415  (FastAPI loads on use)
+
     with _tokens(ctx) as tokens:
         secret, record = issue_token(tokens, team=team, role=role, now=SystemClock().now())
     if as_json:
