@@ -30,7 +30,7 @@ from threadpoolctl import ThreadpoolController
 
 from forecasts import lag_ridge
 from forecasts.lag_ridge import FloatArray, Gram
-from scheduler.errors import ForecastUnavailable
+from scheduler.errors import ForecastError, ForecastUnavailable
 from scheduler.model import IntervalForecast
 
 HOUR_S = 3600
@@ -86,7 +86,8 @@ class LagRidgeForecaster:
 
         Raises:
             ForecastUnavailable: less than ``config.min_history_h`` hours of history.
-            ValueError: ``step_s`` does not divide an hour, or ``horizon_steps`` < 1.
+            ForecastError: ``step_s`` does not divide an hour.
+            ValueError: ``horizon_steps`` < 1.
         """
         per_hour = _steps_per_hour(step_s)
         if horizon_steps < 1:
@@ -174,7 +175,7 @@ class LagRidgeForecaster:
 
 def _steps_per_hour(step_s: int) -> int:
     if step_s <= 0 or step_s > HOUR_S or HOUR_S % step_s:
-        raise ValueError(
+        raise ForecastError(
             f"step_s is {step_s}; the forecaster needs a step that divides one hour "
             "(3600, 1800, 900, 300 …); resample the history"
         )

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import numpy as np
 import numpy.typing as npt
@@ -66,13 +66,16 @@ class HorizonScore:
 
 
 def uniform_step_s(trace: IntensityTrace) -> int:
-    """The trace's step in seconds, or ``ValueError`` naming the gap if it is not uniform."""
+    """The trace's step in seconds, or ``ValueError`` naming where it is not uniform."""
     steps = np.diff(trace.start_s)
-    if len(steps) == 0 or np.any(steps != steps[0]):
-        bad = int(np.flatnonzero(steps != steps[0])[0]) + 1 if len(steps) else 0
+    if len(steps) == 0:
+        raise ValueError(f"zone {trace.zone}: one value is too few to evaluate; give more data")
+    if np.any(steps != steps[0]):
+        bad = int(np.flatnonzero(steps != steps[0])[0])
+        after = datetime.fromtimestamp(int(trace.start_s[bad]), tz=UTC).isoformat()
         raise ValueError(
-            f"zone {trace.zone}: the trace must have one uniform step to be evaluated; it "
-            f"changes at row {bad}; resample or fill the gap first"
+            f"zone {trace.zone}: the step changes after {after} from {int(steps[0])} s to "
+            f"{int(steps[bad])} s; evaluation needs one uniform step: resample or fill the gap"
         )
     return int(steps[0])
 

@@ -68,6 +68,10 @@ UtcDatetime = Annotated[datetime, AfterValidator(_aware)]
 # Jobs
 
 
+#: What the per-job runner does when a job reaches its energy cap (see ``JobSpec``).
+EnergyCapPolicy = Literal["stop", "throttle", "notify"]
+
+
 class JobSpec(Frozen):
     """What a user submits: a deferrable GPU job with a deadline.
 
@@ -84,6 +88,13 @@ class JobSpec(Frozen):
     interruptible: bool = False
     power_cap_w: float | None = Field(default=None, description="per-GPU power limit, watts")
     energy_cap_kwh: float | None = Field(default=None, description="energy budget for the job")
+    energy_cap_policy: EnergyCapPolicy = Field(
+        default="stop",
+        description=(
+            "what happens when the job reaches energy_cap_kwh: 'stop' terminates it (CAPPED), "
+            "'throttle' lowers the power limit so the budget lasts, then stops; 'notify' records"
+        ),
+    )
     team: str = Field(default="default", min_length=1, max_length=100)
     project: str = Field(default="default", min_length=1, max_length=100)
     model_version: str = Field(default="", max_length=100)
@@ -329,6 +340,10 @@ class AttemptStatus(Frozen):
         default=False,
         description="FAILED because of the cluster (supervisor died, lost node), not the job",
     )
+    energy_capped: bool = Field(
+        default=False,
+        description="the per-job runner stopped the job at its energy cap (the job is CAPPED)",
+    )
 
 
 class AttemptRecord(Frozen):
@@ -438,6 +453,39 @@ class EnergySegment(Frozen):
                 f"{self.start.isoformat()}; give start <= end"
             )
         return self
+
+
+#: The prefix of the per-job runner's energy report, the last line of a metered job's output.
+ENERGY_REPORT_PREFIX = "CARBONSHIFT_ENERGY "
+
+
+class MeasuredEnergy(BaseModel):
+    """What the per-job runner measured for one attempt (``plugins.power.runner`` writes it).
+
+    Read from the job's output with ``from_logs``; fields the runner adds later are ignored.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    job_id: str
+    attempt: int = Field(ge=0)
+    energy_mj: int = Field(ge=0)
+    energy_source: EnergySource
+    final_state: Literal["SUCCEEDED", "FAILED", "CAPPED"]
+    energy_cap_outcome: Literal["none", "within", "stopped", "throttled", "notified"] = "none"
+    power_cap_w: float | None = None
+    lowest_limit_w: float | None = None
+
+    @classmethod
+    def from_logs(cls, logs: str) -> MeasuredEnergy | None:
+        """The last energy report in ``logs``, or None when there is none (or it is garbled)."""
+        for line in reversed(logs.splitlines()):
+            if line.startswith(ENERGY_REPORT_PREFIX):
+                try:
+                    return cls.model_validate_json(line.removeprefix(ENERGY_REPORT_PREFIX))
+                except ValueError:
+                    return None
+        return None
 
 
 class LedgerEntry(Frozen):
@@ -586,7 +634,6 @@ class IntensityTrace:
         return datetime.fromtimestamp(self.end_s, tz=UTC)
 
 
-
 @dataclass(frozen=True, kw_only=True, slots=True)
 class IntervalForecast:
     """A point forecast with a central prediction interval, in g/kWh, one value per step.
@@ -599,17 +646,20 @@ class IntervalForecast:
     upper_g_per_kwh: tuple[float, ...]
     level: float
 
+
 __all__ = [
     "DATETIME_EXAMPLE",
+    "ENERGY_REPORT_PREFIX",
     "POWER_CAP_RANGE_W",
     "TRANSITIONS",
     "ApiRole",
     "ApiToken",
-    "AttemptState",
     "AttemptRecord",
+    "AttemptState",
     "AttemptStatus",
     "ClusterCapacity",
     "Decision",
+    "EnergyCapPolicy",
     "EnergySegment",
     "EnergySource",
     "Forecast",
@@ -623,6 +673,7 @@ __all__ = [
     "JobSpec",
     "JobState",
     "LedgerEntry",
+    "MeasuredEnergy",
     "ProviderStatus",
     "Region",
     "Reject",

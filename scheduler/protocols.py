@@ -95,6 +95,7 @@ class SignalForecaster(Protocol):
 
         Raises:
             ForecastUnavailable: too little history to forecast.
+            ForecastError: a ``step_s`` the forecaster cannot work with.
         """
         ...
 

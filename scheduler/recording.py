@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from scheduler.accounting import (
     AttemptOutcome,
+    EnergyCapOutcome,
     Pricing,
     account,
     correct,
@@ -144,6 +145,8 @@ class LedgerRecorder:
 
 #: Measured energy of an attempt and how it was measured, or None when nothing was metered.
 EnergyMeter = Callable[[Job, AttemptRecord], tuple[int, EnergySource] | None]
+#: The energy-cap outcome the per-job runner reported for an attempt, if any.
+CapOutcomes = Callable[[Job, AttemptRecord], EnergyCapOutcome | None]
 #: The forecast the attempt's decision was planned with, if the service kept it.
 DecisionForecasts = Callable[[Job, AttemptRecord], Forecast | None]
 #: Per-GPU draw assumed when an attempt was not metered (the planner's default too).
@@ -170,8 +173,10 @@ class AccountingHook:
         meter: EnergyMeter | None = None,
         decision_forecasts: DecisionForecasts | None = None,
         correction_interval: timedelta | None = timedelta(minutes=30),
+        cap_outcome: CapOutcomes | None = None,
     ) -> None:
         self._recorder = recorder
+        self._cap_outcome = cap_outcome
         self._correction_interval = correction_interval
         self._last_correction: datetime | None = None
         self._regions = {region.name: region for region in regions}
@@ -212,7 +217,12 @@ class AccountingHook:
             decision_explanation=record.explanation,
             pue=region.pue if region else 1.0,
             home_pue=home.pue if home else 1.0,
+            energy_cap_outcome=self._outcome_of_cap(job, record),
         )
+
+    def _outcome_of_cap(self, job: Job, record: AttemptRecord) -> EnergyCapOutcome:
+        reported = self._cap_outcome(job, record) if self._cap_outcome is not None else None
+        return "none" if reported is None else reported  # unmetered: nothing was enforced
 
     def __call__(self, job: Job, record: AttemptRecord) -> None:
         """Account ``record`` of ``job`` (after its transition) into the ledger."""

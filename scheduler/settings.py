@@ -74,6 +74,10 @@ class PlannerSettings(Section):
     resume_overhead_s: int = Field(default=0, ge=0, description="time lost per resume")
     resume_overhead_wh: float = Field(default=0.0, ge=0, description="energy per resume, per GPU")
     max_segments: int = Field(default=8, ge=1, description="most pieces of interruptible job")
+    power_capping: bool = Field(
+        default=False,
+        description="also choose a power limit per slot for placed jobs (carbon-aware capping)",
+    )
 
 
 class ForecastSettings(Section):
@@ -99,6 +103,13 @@ class ServiceSettings(Section):
     local_ray_gpus: int = Field(default=8, ge=0, description="logical GPUs of the embedded Ray")
     max_planned_jobs: int = Field(
         default=64, ge=1, description="most urgent jobs planned per tick; the rest queue"
+    )
+    meter_jobs: bool = Field(
+        default=True,
+        description="run jobs with a power or energy cap under the per-job power runner",
+    )
+    runner_sample_s: float = Field(
+        default=5.0, ge=0.1, le=300, description="the runner's sampling period (caps apply within)"
     )
 
 

@@ -464,12 +464,18 @@ def agent_state_dir(settings: Settings) -> Path:
     return Path(configured) if configured else settings.data_dir / "agent"
 
 
-def runner_dispatch(settings: Settings) -> RunnerDispatch | None:
+#: How a remote cluster's node starts the runner: the ``carbonshift`` on its PATH.
+REMOTE_CLI_PROGRAM = ("carbonshift",)
+
+
+def runner_dispatch(
+    settings: Settings, program: Sequence[str] = CLI_PROGRAM
+) -> RunnerDispatch | None:
     """How capped jobs are wrapped with the per-job runner, or None (``service.meter_jobs``)."""
     if not settings.service.meter_jobs:
         return None
     return RunnerDispatch(
-        program=CLI_PROGRAM,
+        program=tuple(program),
         state_dir=agent_state_dir(settings),
         backend=settings.power.kind,
         sample_s=settings.service.runner_sample_s,
@@ -483,9 +489,12 @@ def capped_entrypoint(
 
     With ``embedded_agent_gpus`` (the embedded Ray's logical GPUs) and simulated power, the
     first capped job starts a simulated node agent on the state directory (``EmbeddedAgent``),
-    stopped when the graph closes. Elsewhere an agent must already run on every node.
+    stopped when the graph closes, and the runner is this interpreter's CLI. Elsewhere (an
+    existing cluster) an agent must already run on every node, and the runner is the
+    ``carbonshift`` on the node's PATH.
     """
-    dispatch = runner_dispatch(ctx.settings)
+    program = CLI_PROGRAM if embedded_agent_gpus else REMOTE_CLI_PROGRAM
+    dispatch = runner_dispatch(ctx.settings, program)
     if dispatch is None:
         return None
     agent = None
@@ -965,6 +974,10 @@ def start_api_beside(
     )
 
 
+#: The demo's runner sampling period: its jobs run seconds of real time.
+DEMO_SAMPLE_S = 0.5
+
+
 @contextmanager
 def demo_service(
     regions: Sequence[Region],
@@ -973,18 +986,32 @@ def demo_service(
     seed: int,
     slot_s: int,
     head: LocalRayHead | None = None,
+    power_dir: Path | None = None,
 ) -> Iterator[SchedulerService]:
     """``carbonshift demo``'s scheduler: an in-memory store and ONE local Ray head whose
     logical GPUs are shared by the demo's regions (each region's cluster counts only its own
     jobs), planning on the demo grid on ``clock``. The head (started here unless ``head`` is
-    given) stops when the block ends."""
+    given) stops when the block ends. With ``power_dir`` capped jobs run under the per-job
+    runner against a simulated-GPU agent started there (``DEMO_SAMPLE_S`` sampling)."""
     from plugins.clusters.ray import RayCluster  # noqa: PLC0415  (loads Ray only when a cluster is built)
 
     with ExitStack() as stack:
+        gpus = sum(r.gpus for r in regions)
         if head is None:
-            head = stack.enter_context(LocalRayHead(num_gpus=sum(r.gpus for r in regions)))
+            head = stack.enter_context(LocalRayHead(num_gpus=gpus))
+        entrypoint = None
+        if power_dir is not None:
+            agent = EmbeddedAgent(program=CLI_PROGRAM, state_dir=power_dir, gpus=gpus)
+            stack.callback(agent.stop)
+            agent.ensure_started()
+            dispatch = RunnerDispatch(
+                program=CLI_PROGRAM, state_dir=power_dir, sample_s=DEMO_SAMPLE_S
+            )
+            entrypoint = dispatch.argv
         clusters: dict[str, Cluster] = {
-            region.name: RayCluster(region=region.name, address=head.address, token=head.token)
+            region.name: RayCluster(
+                region=region.name, address=head.address, token=head.token, entrypoint=entrypoint
+            )
             for region in regions
         }
         yield SchedulerService(

@@ -3,7 +3,10 @@
 Each attempt is one Ray job with ``submission_id = f"{job_id}-{attempt}"``: Ray refuses a
 duplicate id, which makes ``submit`` idempotent (a duplicate means "already submitted"). The
 entrypoint is ``shlex.join(argv)`` of the job's own argv, so tenant text is never interpreted
-by a shell; no secret is ever put into it (Ray logs entrypoints verbatim).
+by a shell; no secret is ever put into it (Ray logs entrypoints verbatim). With ``entrypoint``
+(``RunnerDispatch.argv``) a capped job's argv is wrapped with the per-job power runner; such an
+attempt is marked metered in its metadata, and when it ends its status says whether the runner
+stopped it at its energy cap (read from the runner's report, the last line of its logs).
 
 Authentication: Ray 2.60 requires ``Authorization: Bearer <token>``; the token is passed to
 this cluster's client only (``headers=``), never through ``RAY_ADDRESS`` or the environment,
@@ -18,7 +21,7 @@ from __future__ import annotations
 
 import shlex
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -29,7 +32,7 @@ from ray.exceptions import AuthenticationError
 from ray.job_submission import JobDetails, JobStatus, JobSubmissionClient
 
 from scheduler.errors import ClusterError, ClusterUnavailable
-from scheduler.model import AttemptState, AttemptStatus, ClusterCapacity, Job
+from scheduler.model import AttemptState, AttemptStatus, ClusterCapacity, Job, MeasuredEnergy
 
 #: Ray's error types that blame the cluster rather than the job's own command.
 INFRASTRUCTURE_ERRORS = frozenset(
@@ -42,6 +45,9 @@ INFRASTRUCTURE_ERRORS = frozenset(
     }
 )
 ClientFactory = Callable[..., JobSubmissionClient]
+#: Metadata key marking an attempt whose argv runs under the per-job power runner.
+METERED_KEY = "carbonshift_metered"
+ENDED = frozenset({AttemptState.SUCCEEDED, AttemptState.FAILED, AttemptState.STOPPED})
 HTTP_TIMEOUT_S = 10.0
 #: Seconds the cluster's total GPUs are remembered (nodes rarely come and go).
 NODES_TTL_S = 30.0
@@ -76,8 +82,10 @@ class RayCluster:
         token: SecretStr | None = None,
         runtime_env: Mapping[str, Any] | None = None,
         client_factory: ClientFactory = JobSubmissionClient,
+        entrypoint: Callable[[Job, int], Sequence[str]] | None = None,
     ) -> None:
         self.region = region
+        self._entrypoint = entrypoint
         self._address = address.rstrip("/")
         self._headers = {"Authorization": f"Bearer {token.get_secret_value()}"} if token else {}
         self._runtime_env = dict(runtime_env or {})
@@ -125,10 +133,13 @@ class RayCluster:
             "team": job.spec.team,
             "project": job.spec.project,
         }
+        argv = job.spec.entrypoint if self._entrypoint is None else self._entrypoint(job, attempt)
+        if tuple(argv) != job.spec.entrypoint:
+            metadata[METERED_KEY] = "1"  # its last line is the runner's energy report
         try:
             with self._translated(f"submit {submission_id}"):
                 self._jobs().submit_job(
-                    entrypoint=shlex.join(job.spec.entrypoint),
+                    entrypoint=shlex.join(argv),
                     submission_id=submission_id,
                     entrypoint_num_gpus=job.spec.gpus,
                     runtime_env=runtime_env,
@@ -143,7 +154,13 @@ class RayCluster:
         """Ray's state of the attempt, or None if Ray never saw ``submission_id``."""
         try:
             with self._translated(f"read job {submission_id}"):
-                return attempt_status(self._jobs().get_job_info(submission_id))
+                details = self._jobs().get_job_info(submission_id)
+                status = attempt_status(details)
+                if (details.metadata or {}).get(METERED_KEY) and status.state in ENDED:
+                    measured = MeasuredEnergy.from_logs(self.logs(submission_id))
+                    capped = measured is not None and measured.final_state == "CAPPED"
+                    status = status.model_copy(update={"energy_capped": capped})
+                return status
         except ClusterError as exc:
             if "status code 404" in str(exc):
                 return None

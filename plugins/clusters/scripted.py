@@ -33,6 +33,10 @@ class Script:
     infrastructure_failure: bool = False
     #: like Ray 2.60: a stop sent while the attempt is PENDING is lost (it starts later)
     ignores_stop_while_pending: bool = False
+    #: what the per-job power runner would report: the job was stopped at its energy cap,
+    #: and output lines (its ``CARBONSHIFT_ENERGY`` report) appended to the logs once it ended
+    energy_capped: bool = False
+    output: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -141,6 +145,7 @@ class ScriptedCluster:
             ended_at=ended,
             exit_code=script.exit_code,
             infrastructure_failure=script.infrastructure_failure,
+            energy_capped=script.energy_capped,
         )
 
     def status(self, submission_id: str) -> AttemptStatus | None:
@@ -166,4 +171,8 @@ class ScriptedCluster:
     def logs(self, submission_id: str) -> str:
         """A one-line account of the attempt."""
         status = self.status(submission_id)
-        return "" if status is None else f"{submission_id}: {status.state}\n"
+        if status is None:
+            return ""
+        with self._lock:
+            output = self._submissions[submission_id].script.output if status.ended_at else ""
+        return f"{submission_id}: {status.state}\n{output}"

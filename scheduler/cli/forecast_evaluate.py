@@ -11,8 +11,8 @@ the protocol is in ``scheduler.forecast_evaluation``. Example::
 from __future__ import annotations
 
 import json
-from functools import partial
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -23,7 +23,12 @@ from rich.table import Table
 
 from scheduler.cli.state import EXIT_USAGE, err_console, fail, fail_on, is_tty
 from scheduler.errors import CarbonshiftError, ConfigError
-from scheduler.forecast_evaluation import HorizonScore, evaluate_zone, issue_count
+from scheduler.forecast_evaluation import (
+    MIN_ACTUAL_G_PER_KWH,
+    HorizonScore,
+    evaluate_zone,
+    issue_count,
+)
 from scheduler.model import IntensityTrace
 from scheduler.wiring import load_traces, signal_forecaster
 
@@ -75,7 +80,10 @@ def _horizons(text: str) -> list[int]:
     except ValueError:
         hours = []
     if not hours or min(hours) < 1:
-        fail(f"--horizons {text!r}: give whole hours ≥ 1 separated by commas, e.g. 1,6,24,48")
+        fail(
+            f"--horizons {text!r}: give whole hours ≥ 1 separated by commas, e.g. 1,6,24,48",
+            code=EXIT_USAGE,
+        )
     return sorted(set(hours))
 
 
@@ -131,8 +139,14 @@ def _print(scores: list[HorizonScore]) -> None:
             f"{s.mape_previous_day:.2f}",
             f"{s.ratio:.3f}",
             coverage,
-            f"{s.scored}" + (f" ({s.skipped_zero} at 0 left out)" if s.skipped_zero else ""),
+            f"{s.scored}",
         )
     Console().print(table)
+    for s in scores:
+        if s.skipped_zero:
+            typer.echo(
+                f"{s.zone} {s.horizon_h} h: {s.skipped_zero} targets below "
+                f"{MIN_ACTUAL_G_PER_KWH} g/kWh left out (no relative error against zero)"
+            )
     mean_ratio = sum(s.ratio for s in scores) / len(scores)
     typer.echo(f"mean ratio over zones and horizons: {mean_ratio:.3f}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import shlex
 from collections.abc import Callable
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar, get_args
 
 import typer
 from rich.console import Console
@@ -27,8 +27,10 @@ from scheduler.cli.units import (
     parse_zones,
 )
 from scheduler.clock import SystemClock
+from scheduler.model import EnergyCapPolicy
 
 T = TypeVar("T")
+ENERGY_CAP_POLICIES = get_args(EnergyCapPolicy)
 
 UrlOption = Annotated[
     str | None,
@@ -79,6 +81,13 @@ def _parse(parser: Callable[[str], T], text: str | None, option: str, as_json: b
         fail(f"{option}: {exc}", code=EXIT_USAGE)
 
 
+def _energy_cap_policy(text: str) -> str:
+    policy = text.strip().lower()
+    if policy not in ENERGY_CAP_POLICIES:
+        raise UnitError(f"unknown policy {text!r}; use one of {', '.join(ENERGY_CAP_POLICIES)}")
+    return policy
+
+
 def _print_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2))
 
@@ -93,6 +102,10 @@ def submit(
     zones: Annotated[str | None, typer.Option(help="Allowed zones: DE,FR,GB.")] = None,
     power_cap: Annotated[str | None, typer.Option(help="Per-GPU power cap: 250W.")] = None,
     energy_cap: Annotated[str | None, typer.Option(help="Energy budget: 40kWh.")] = None,
+    energy_cap_policy: Annotated[
+        str | None,
+        typer.Option(help="At the energy cap: stop (default), throttle or notify."),
+    ] = None,
     earliest_start: Annotated[str | None, typer.Option(help="Not before: +2h or a time.")] = None,
     team: Annotated[str | None, typer.Option(help="Default: the token's team.")] = None,
     project: Annotated[str | None, typer.Option()] = None,
@@ -120,6 +133,9 @@ def submit(
         "zones": _parse(parse_zones, zones, "--zones", as_json),
         "power_cap_w": _parse(parse_power_w, power_cap, "--power-cap", as_json),
         "energy_cap_kwh": _parse(parse_energy_kwh, energy_cap, "--energy-cap", as_json),
+        "energy_cap_policy": _parse(
+            _energy_cap_policy, energy_cap_policy, "--energy-cap-policy", as_json
+        ),
         "earliest_start": _parse(
             lambda t: parse_deadline(t, now=now), earliest_start, "--earliest-start", as_json
         ),

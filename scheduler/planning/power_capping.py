@@ -129,8 +129,12 @@ def plan_power_caps(
     gpus: int = 1,
     earliest_period: int = 0,
     interruptible: bool = False,
+    start_fixed: bool = False,
 ) -> PowerCapPlan | None:
     """The lowest-emission plan finishing by the end of period ``deadline_period - 1``.
+
+    ``start_fixed``: a non-interruptible job starts in ``earliest_period`` (the start was
+    chosen already, e.g. by time shifting); only its length and limits are chosen.
 
     Returns None when the work cannot be done in time even at full power (an expected outcome).
     """
@@ -150,18 +154,23 @@ def plan_power_caps(
     if interruptible:
         best = _plan_window(problem, range(earliest_period, deadline), forced=False)
     else:
-        best = _best_contiguous(problem, earliest_period, deadline)
+        last = earliest_period if start_fixed else None
+        best = _best_contiguous(problem, earliest_period, deadline, last_start=last)
     return None if best is None else _assemble(problem, best)
 
 
-def _best_contiguous(problem: _Problem, earliest: int, deadline: int) -> _Choice | None:
-    """Try every start and length; skip windows whose forced minimum already costs too much."""
+def _best_contiguous(
+    problem: _Problem, earliest: int, deadline: int, *, last_start: int | None = None
+) -> _Choice | None:
+    """Try every start (up to ``last_start``) and length; skip windows whose forced minimum
+    already costs too much."""
     fastest, slowest = problem.running[-1].throughput, problem.running[0].throughput
     shortest = math.ceil(problem.work_s / (fastest * problem.period_s) - _EPS)
     longest = math.ceil(problem.work_s / (slowest * problem.period_s) - _EPS)
     floor_w = problem.running[0].power_w * problem.period_s
     best: _Choice | None = None
-    for start in range(earliest, deadline - shortest + 1):
+    final = deadline - shortest if last_start is None else min(last_start, deadline - shortest)
+    for start in range(earliest, final + 1):
         for length in range(shortest, min(longest, deadline - start) + 1):
             forced = sum(problem.intensity[start : start + length - 1]) * floor_w
             if best is not None and forced >= best.cost:

@@ -24,6 +24,7 @@ from typing import Any
 
 import structlog
 
+from scheduler.budgets import BudgetVerdict
 from scheduler.errors import (
     ClusterError,
     ClusterUnavailable,
@@ -46,12 +47,15 @@ from scheduler.model import (
     Wait,
 )
 from scheduler.protocols import Clock, Cluster, ForecastProvider, JobStore
+from scheduler.service.budgets import BudgetSource
 from scheduler.service.planning import PlanningConfig, RunningLoad, decide, grid_start
 
 #: How long a stopped attempt that the cluster still lists as PENDING is watched.
 STOP_CONFIRM_LIMIT_S = 24 * 3600
 #: Called with the job (after its transition) and the attempt that just ended.
 FinishedHook = Callable[[Job, AttemptRecord], None]
+#: Called with every decision of every tick (the API's ``RecordedDecisions.record``).
+DecisionHook = Callable[[Decision], None]
 Log = Any  # a bound structlog logger
 
 _S = JobState
@@ -66,6 +70,9 @@ class ServiceConfig:
     pending_timeout_s: float = 600.0
     max_attempts: int = 5
     default_zone: str = "DE"
+    #: seconds a cluster's reported capacity is reused; in between, free GPUs are the cached
+    #: total minus the GPUs of the region's open attempts in the store (no cluster call)
+    capacity_ttl_s: float = 30.0
 
 
 @dataclass(kw_only=True)
@@ -96,6 +103,8 @@ class SchedulerService:
         clock: Clock,
         config: ServiceConfig,
         on_finished: Sequence[FinishedHook] = (),
+        on_decision: Sequence[DecisionHook] = (),
+        budgets: BudgetSource | None = None,
     ) -> None:
         self.store = store
         self.clusters = dict(clusters)
@@ -105,11 +114,19 @@ class SchedulerService:
         self._policy = policy
         self._config = config
         self._hooks = list(on_finished)
+        self._decision_hooks = list(on_decision)
+        self._budgets = budgets
         self._log = structlog.get_logger("carbonshift.service")
+        #: region → (when read, what the cluster reported); see ``_capacities``
+        self._capacity: dict[str, tuple[datetime, ClusterCapacity]] = {}
 
     def add_finished_hook(self, hook: FinishedHook) -> None:
         """Call ``hook`` for every attempt that ends from now on (accounting, metrics)."""
         self._hooks.append(hook)
+
+    def add_decision_hook(self, hook: DecisionHook) -> None:
+        """Call ``hook`` with every decision the service makes from now on (the API shows it)."""
+        self._decision_hooks.append(hook)
 
     def tick(self, now: datetime | None = None) -> TickReport:
         """Recover and poll attempts, plan waiting jobs, dispatch those that start now."""
@@ -131,6 +148,7 @@ class SchedulerService:
         try:
             self._follow(record, now, report, log)
         except ClusterUnavailable as exc:
+            self._capacity.pop(record.region, None)  # ask the cluster again before planning
             report.faults.append(f"{record.region}: {exc}")
             log.warning("cluster unavailable; will retry", error=str(exc))
         except ConcurrentUpdateError as exc:
@@ -274,7 +292,9 @@ class SchedulerService:
     def _finish(
         self, job: Job, record: AttemptRecord, status: AttemptStatus, now: datetime, log: Log
     ) -> None:
-        if status.state == _A.SUCCEEDED:
+        if status.energy_capped:  # power follow-up (issue 7): the runner stopped it at its cap
+            target = _S.CAPPED
+        elif status.state == _A.SUCCEEDED:
             target = _S.SUCCEEDED
         elif status.state == _A.STOPPED:
             target = _S.CANCELLED  # we close our own stops at once, so this came from outside
@@ -333,18 +353,34 @@ class SchedulerService:
             jobs=waiting,
             regions=self.regions,
             forecasts=self._fetch_forecasts(now),
-            capacity=self._capacities(report),
+            capacity=self._capacities(now, report),
             running=self._running_loads(),
             now=now,
             policy=self._policy,
             config=self._config.planning,
             default_zone=self._config.default_zone,
+            budgets=self._verdicts(waiting, now),
         )
+        self._publish(decisions)
         by_id = {job.id: job for job in waiting}
         self._settle(by_id, decisions, now, report)
         starts = [(by_id[d.job_id], d) for d in decisions if isinstance(d, Start)]
         if starts:
             self._dispatch(starts, now, report)
+
+    def _verdicts(self, waiting: Sequence[Job], now: datetime) -> Mapping[str, BudgetVerdict]:
+        """Budget verdicts of the waiting jobs' teams, read once per tick (none: no budgets)."""
+        if self._budgets is None:
+            return {}
+        return self._budgets.verdicts({job.spec.team for job in waiting}, now)
+
+    def _publish(self, decisions: Sequence[Decision]) -> None:
+        for hook in self._decision_hooks:
+            try:
+                for decision in decisions:
+                    hook(decision)
+            except Exception:  # publishing must never stop scheduling
+                self._log.exception("decision hook failed", hook=repr(hook))
 
     def _settle(
         self,
@@ -412,6 +448,7 @@ class SchedulerService:
         try:
             self.clusters[decision.region].submit(job, intent.attempt)
         except ClusterUnavailable as exc:
+            self._capacity.pop(decision.region, None)
             log.warning("cluster unavailable at dispatch; the intent is retried", error=str(exc))
             report.faults.append(f"{decision.region}: {exc}")
             return False
@@ -423,16 +460,35 @@ class SchedulerService:
         log.info("dispatched", explanation=decision.explanation)
         return True
 
-    def _capacities(self, report: TickReport) -> dict[str, ClusterCapacity]:
+    def _capacities(self, now: datetime, report: TickReport) -> dict[str, ClusterCapacity]:
+        """Each reachable region's capacity, asking its cluster at most every ``capacity_ttl_s``.
+
+        Asking (Ray: its nodes and its job list) costs more than a whole dispatch, so between
+        reads the cached total is reported as free: ``capacity_grid`` subtracts the GPUs of
+        the region's open attempts in the store, which is what the cluster would count too.
+        A cluster fault in this tick forgets the cached figure (it is asked again).
+        """
         capacities = {}
         for region in self.regions:
+            cached = self._capacity.get(region.name)
+            if (
+                cached is not None
+                and (now - cached[0]).total_seconds() < self._config.capacity_ttl_s
+            ):
+                total = cached[1].total_gpus
+                capacities[region.name] = ClusterCapacity(total_gpus=total, free_gpus=total)
+                continue
             try:
-                capacities[region.name] = self.clusters[region.name].capacity()
+                capacity = self.clusters[region.name].capacity()
             except ClusterUnavailable as exc:
+                self._capacity.pop(region.name, None)
                 report.faults.append(f"{region.name}: {exc}")
                 self._log.warning(
                     "cluster unavailable; planning without it", region=region.name, error=str(exc)
                 )
+                continue
+            self._capacity[region.name] = (now, capacity)
+            capacities[region.name] = capacity
         return capacities
 
     def _running_loads(self) -> list[RunningLoad]:

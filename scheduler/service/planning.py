@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import numpy as np
 
+from scheduler.budgets import BudgetVerdict, Restricted, rejection
 from scheduler.model import (
     ClusterCapacity,
     Decision,
@@ -149,8 +150,15 @@ def decide(
     policy: Policy,
     config: PlanningConfig,
     default_zone: str,
+    budgets: Mapping[str, BudgetVerdict] | None = None,
 ) -> list[Decision]:
-    """One decision per job (see the module docstring)."""
+    """One decision per job (see the module docstring).
+
+    ``budgets`` (team → verdict): an over-budget team's jobs are rejected with the verdict's
+    message; a restricted team's jobs are planned after everyone else's, in what capacity is
+    left, only in slots below the verdict's ceiling (``_plan_restricted``).
+    """
+    budgets = budgets or {}
     start = grid_start(now, config.slot_s)
     slots = max(1, math.ceil(config.horizon_s / config.slot_s))
     plan_jobs: list[PlanJob] = []
@@ -160,9 +168,14 @@ def decide(
         if job.spec.latest_safe_start(config.safety_margin) < now or not allowed:
             decisions.append(_reject(job, config, allowed))
             continue
+        verdict = budgets.get(job.spec.team)
+        refused = rejection(job.id, verdict) if verdict is not None else None
+        if refused is not None:
+            decisions.append(refused)
+            continue
         planned = plan_job(job, start, config, allowed)
         plan_jobs.append(replace_deadline(planned, slots))
-    intensity = np.array(
+    plug = np.array(
         [
             [
                 value * region.pue
@@ -173,7 +186,7 @@ def decide(
         dtype=np.float64,
     )
     # among (near-)equal intensities, prefer the earlier slot: run as soon as it costs nothing
-    intensity += EARLINESS_G_PER_KWH_PER_SLOT * np.arange(slots, dtype=np.float64)
+    intensity = plug + EARLINESS_G_PER_KWH_PER_SLOT * np.arange(slots, dtype=np.float64)
     free = capacity_grid(
         regions=regions,
         capacity=capacity,
@@ -184,18 +197,99 @@ def decide(
     )
     plan_jobs, queued = most_urgent(plan_jobs, int(free.sum()), config.max_planned_jobs)
     decisions += [_queued(job, start + timedelta(seconds=config.slot_s), regions) for job in queued]
+    team_of = {job.id: job.spec.team for job in jobs}
+    ceilings = {
+        job.id: verdict
+        for job in plan_jobs
+        if isinstance(verdict := budgets.get(team_of[job.id]), Restricted)
+    }
     problem = PlanProblem(
         start=start,
         slot_s=config.slot_s,
         region_names=tuple(region.name for region in regions),
         intensity=intensity,
         capacity=free,
-        jobs=plan_jobs,
+        jobs=[job for job in plan_jobs if job.id not in ceilings],
         resume_overhead_slots=math.ceil(config.resume_overhead_s / config.slot_s),
         max_segments=config.max_segments,
     )
-    plan = policy.plan(problem) if plan_jobs else Plan(placements={})
-    return decisions + [_decision(job, problem, plan) for job in plan_jobs]
+    plan = policy.plan(problem) if problem.jobs else Plan(placements={})
+    decisions += [_decision(job, problem, plan) for job in problem.jobs]
+    if ceilings:
+        left = free - used_capacity(plan, problem.jobs, free.shape)
+        restricted = [job for job in plan_jobs if job.id in ceilings]
+        decisions += _plan_restricted(
+            restricted, ceilings=ceilings, base=problem, plug=plug, left=left, policy=policy
+        )
+    return decisions
+
+
+def used_capacity(plan: Plan, jobs: Sequence[PlanJob], shape: tuple[int, ...]) -> np.ndarray:
+    """GPUs per region and slot that ``plan``'s placements of ``jobs`` take."""
+    used = np.zeros(shape, dtype=np.int64)
+    for job in jobs:
+        for segment in plan.placements.get(job.id, ()):
+            used[segment.region, segment.start : segment.end] += job.gpus
+    return used
+
+
+def _plan_restricted(
+    jobs: Sequence[PlanJob],
+    *,
+    ceilings: Mapping[str, Restricted],
+    base: PlanProblem,
+    plug: np.ndarray,
+    left: np.ndarray,
+    policy: Policy,
+) -> list[Decision]:
+    """Plan over-budget teams' jobs in ``left`` capacity, zeroed where the intensity at the
+    plug reaches their ceiling; one pass per distinct ceiling, each taking what it uses.
+
+    A job that finds no place waits with the budget's message, or is rejected when its whole
+    window lies inside the horizon and has no run of allowed slots long enough. Their
+    windows are unchanged, so the deadline (with its margin) still bounds every placement.
+    """
+    decisions: list[Decision] = []
+    for ceiling in sorted({verdict.max_g_per_kwh for verdict in ceilings.values()}):
+        group = [job for job in jobs if ceilings[job.id].max_g_per_kwh == ceiling]
+        allowed = plug < ceiling
+        capacity = np.where(allowed, np.maximum(left, 0), 0).astype(np.int64)
+        problem = replace(base, capacity=capacity, jobs=group)
+        plan = policy.plan(problem)
+        left = left - used_capacity(plan, group, left.shape)
+        for job in group:
+            message = ceilings[job.id].message
+            if not plan.placements.get(job.id) and not _fits(job, allowed, base.slots):
+                explanation = f"{message}; no such window fits before its deadline"
+                decisions.append(Reject(job_id=job.id, explanation=explanation))
+            else:
+                decisions.append(_with_note(_decision(job, problem, plan), message))
+    return decisions
+
+
+def _fits(job: PlanJob, allowed: np.ndarray, slots: int) -> bool:
+    """Whether allowed slots could hold ``job`` in its window (True if it ends past the grid)."""
+    if job.deadline_slot >= slots:
+        return True  # its deadline lies past the horizon: later forecasts may open a window
+    for region in job.regions:
+        window = allowed[region, job.release_slot : job.deadline_slot]
+        if job.interruptible:
+            if int(window.sum()) >= job.duration_slots:
+                return True
+            continue
+        run = 0
+        for ok in window:
+            run = run + 1 if ok else 0
+            if run >= job.duration_slots:
+                return True
+    return False
+
+
+def _with_note(decision: Decision, note: str) -> Decision:
+    """``decision`` with the budget's restriction appended to its explanation."""
+    if isinstance(decision, Reject):
+        return decision
+    return decision.model_copy(update={"explanation": f"{decision.explanation}; {note}"})
 
 
 def most_urgent(

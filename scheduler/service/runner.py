@@ -72,6 +72,11 @@ class ServiceRunner:
         self._scheduler = scheduler
         self._log.info("scheduler started", lock=self._lock.where, tick_seconds=self._tick_seconds)
 
+    def scheduled(self) -> list[str]:
+        """Names of the jobs the running APScheduler holds (the tick, forecast refreshes)."""
+        scheduler = self._scheduler
+        return [] if scheduler is None else [job.name for job in scheduler.get_jobs()]
+
     def _tick(self) -> None:
         try:
             self._lock.check()

@@ -35,6 +35,8 @@ class RunSegment:
     end_s: int
     gpus: int
     power_w: float
+    #: the power limit the segment ran at (carbon-aware power capping); None: the default
+    power_cap_w: float | None = None
 
 
 def realise(run: EngineRun) -> list[RunSegment]:

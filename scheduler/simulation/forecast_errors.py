@@ -10,7 +10,8 @@
   error between two points one hour apart (default 0.9), so errors persist for hours like
   those of real day-ahead forecasts;
 * ``model`` — a :class:`~scheduler.protocols.SignalForecaster` fed only the true slot means
-  observed before the issue slot (at most 28 days), never the future.
+  observed before the issue slot (at most 70 days), never the future; it falls back to
+  repeating the last observed day while the forecaster has too little history.
 
 Noise is a function of (seed, zone, issue slot) only, so every policy sees the same forecast
 at the same decision time, whatever it decided before. Values are clipped at 0 g/kWh.
@@ -31,7 +32,7 @@ from scheduler.simulation.grid import FloatArray, SlotGrid, StepIntegral
 
 ForecastKind = Literal["perfect", "gauss", "ar1", "model"]
 DEFAULT_AR1_PHI_PER_HOUR = 0.9
-HISTORY_DAYS = 28
+HISTORY_DAYS = 70
 FORECAST_HELP = "perfect, gauss:E (e.g. gauss:0.05), ar1:E[:PHI] (e.g. ar1:0.1:0.9) or model"
 
 

@@ -52,7 +52,7 @@ def write_schedule(path: Path, segments: Sequence[RunSegment], regions: Sequence
                     iso(seg.start_s),
                     iso(seg.end_s),
                     seg.gpus,
-                    "",
+                    "" if seg.power_cap_w is None else f"{seg.power_cap_w:g}",
                 )
             )
 

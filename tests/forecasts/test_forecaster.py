@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from forecasts.cache import MemoryForecastCache
+from forecasts.chain import ChainPolicy, ForecastChain
 from forecasts.forecaster import LagRidgeConfig, LagRidgeForecaster
 from forecasts.naive import PersistenceForecaster, PreviousDayForecaster
-from scheduler.errors import ForecastUnavailable
+from forecasts.trace_replay import TraceReplayProvider
+from forecasts.traces import trace_from_series
+from forecasts.validation import ValidationRules
+from scheduler.clock import FakeClock
+from scheduler.errors import ForecastError, ForecastUnavailable
 from scheduler.protocols import IntervalForecaster, SignalForecaster
 
 DAYS = 80
@@ -74,14 +81,14 @@ def test_walking_forward_uses_only_the_past() -> None:
 
 def test_beats_persistence_and_previous_day_on_a_periodic_noisy_series() -> None:
     """On daily + weekly cycles with weather noise, the model's MAPE is below both naive
-    forecasts' at 1, 6 and 24 hours ahead over three weeks of hourly issues."""
-    series = grid_like()
+    forecasts' at 1, 6 and 24 hours ahead over three weeks of hourly issues, after half a year."""
+    series = grid_like(days=200)
     model, persistence, previous = (
-        LagRidgeForecaster(SMALL),
+        LagRidgeForecaster(),
         PersistenceForecaster(),
         PreviousDayForecaster(),
     )
-    issues = range(55 * 24, DAYS * 24 - 24)
+    issues = range(179 * 24, 200 * 24 - 24)
     for h in (1, 6, 24):
         actual = np.array([series[t + h - 1] for t in issues])
         scores = []
@@ -108,7 +115,8 @@ def test_intervals_bracket_the_mean_and_cover_about_the_nominal_share() -> None:
         band = forecaster.predict_interval("DE", series[:t].tolist(), 3600, 6)
         low, mean = np.array(band.lower_g_per_kwh), np.array(band.mean_g_per_kwh)
         high = np.array(band.upper_g_per_kwh)
-        assert np.all(low <= mean) and np.all(mean <= high)
+        assert np.all(low <= mean)
+        assert np.all(mean <= high)
         inside.append(low[-1] <= series[t + 5] <= high[-1])
     assert band.mean_g_per_kwh == tuple(forecaster.predict("DE", series[:t].tolist(), 3600, 6))
     assert 0.65 <= np.mean(inside) <= 0.95
@@ -122,9 +130,11 @@ def test_sub_hourly_history_gives_one_value_per_step() -> None:
     forecaster = LagRidgeForecaster(SMALL)
     values = forecaster.predict("DE", half_hourly.tolist(), 1800, 6)
     assert len(values) == 6
-    assert values[0] == values[1] and values[2] == values[3]
+    assert values[0] == values[1]
+    assert values[2] == values[3]
     odd = forecaster.predict("DE", half_hourly[:-1].tolist(), 1800, 5)
-    assert len(odd) == 5 and odd[1] == odd[2]
+    assert len(odd) == 5
+    assert odd[1] == odd[2]
 
 
 def test_beyond_the_model_horizon_it_repeats_the_last_forecast_day() -> None:
@@ -136,8 +146,8 @@ def test_beyond_the_model_horizon_it_repeats_the_last_forecast_day() -> None:
 
 
 def test_a_step_that_does_not_divide_an_hour_is_refused() -> None:
-    """A 7-minute step is a caller error naming the step."""
-    with pytest.raises(ValueError, match="step_s is 420"):
+    """A 7-minute step is a permanent forecast error naming the step."""
+    with pytest.raises(ForecastError, match="step_s is 420"):
         LagRidgeForecaster().predict("DE", [1.0] * 10, 420, 4)
 
 
@@ -147,3 +157,34 @@ def test_zero_intensity_hours_are_handled() -> None:
     series[::5] = 0.0
     values = LagRidgeForecaster(SMALL).predict("CA-ON", series.tolist(), 3600, 24)
     assert all(math.isfinite(v) and v >= 0.0 for v in values)
+
+
+def test_the_failover_chain_fills_past_the_provider_horizon_with_it() -> None:
+    """Given 8+ weeks of history, the chain's last link forecasts past the provider's 24 h
+    and says so in the provenance."""
+    now = datetime(2026, 11, 26, tzinfo=UTC)
+    values = grid_like(days=DAYS)
+    starts = [now - timedelta(hours=len(values) - 24 - i) for i in range(len(values))]
+    clock = FakeClock(now)
+    replay = TraceReplayProvider(
+        {"DE": trace_from_series("DE", starts, values.tolist())}, clock=clock, horizon_h=24
+    )
+    chain = ForecastChain(
+        default=[replay],
+        cache=MemoryForecastCache(),
+        clock=clock,
+        rules=ValidationRules(),
+        policy=ChainPolicy(ttl=timedelta(hours=2), history_window=timedelta(days=60)),
+        forecaster=LagRidgeForecaster(),
+        history=[replay],
+    )
+    forecast = chain.forecast("DE", now, now + timedelta(hours=48))
+    assert len(forecast.points) == 48
+    assert any("lag-ridge (fallback)" in note for note in forecast.provenance.notes)
+    assert [p.g_per_kwh for p in forecast.points[:24]] == pytest.approx(values[-24:].tolist())
+
+
+def test_a_constant_grid_is_forecast_as_constant() -> None:
+    """A flat history (all features without variance) forecasts the same flat value."""
+    values = LagRidgeForecaster(SMALL).predict("FR", [55.0] * (45 * 24), 3600, 30)
+    assert values == pytest.approx([55.0] * 30)

@@ -109,6 +109,21 @@ def test_non_positive_energy_cap_is_rejected(value: float) -> None:
     assert "energy_cap_kwh must be greater than 0" in errors_of(spec(energy_cap_kwh=value))
 
 
+def test_energy_cap_policy_defaults_to_stop_and_accepts_the_three_policies() -> None:
+    """Without a policy a job stops at its energy cap; throttle and notify are accepted."""
+    assert JobSpec.model_validate(spec()).energy_cap_policy == "stop"
+    for policy in ("stop", "throttle", "notify"):
+        assert JobSpec.model_validate(spec(energy_cap_policy=policy)).energy_cap_policy == policy
+
+
+def test_unknown_energy_cap_policy_is_rejected_naming_the_choices() -> None:
+    """An unknown policy names the field, the bad value and the accepted ones."""
+    message = errors_of(spec(energy_cap_policy="pause"))
+    assert "energy_cap_policy" in message
+    assert "'pause'" in message
+    assert "'stop', 'throttle' or 'notify'" in message
+
+
 def test_unknown_zone_is_rejected_when_zones_are_configured() -> None:
     """With a configured zone list, an unknown zone is named along with the valid ones."""
     message = errors_of(spec(zones=["DE", "XX"]), known_zones={"DE", "FR"})

@@ -177,3 +177,24 @@ def test_interruptible_plan_matches_the_linear_programme(
         return
     assert plan is not None
     assert plan.emissions_g == pytest.approx(result.fun, rel=1e-6, abs=1e-6)
+
+
+def test_a_fixed_start_is_kept_and_costs_no_less_than_a_free_one() -> None:
+    """``start_fixed``: the job starts in ``earliest_period`` although a later start is cleaner,
+    does all its work by the deadline, and emits no less than with a free start."""
+    dirty_then_clean = [600.0, 600.0, 100.0, 100.0, 100.0, 100.0]
+    common = {
+        "levels": CURVE,
+        "work_s": 2 * PERIOD_S,
+        "intensity_g_per_kwh": dirty_then_clean,
+        "period_s": PERIOD_S,
+        "deadline_period": 6,
+    }
+    fixed = plan_power_caps(**common, start_fixed=True)  # type: ignore[arg-type]
+    free = plan_power_caps(**common)  # type: ignore[arg-type]
+    assert fixed is not None
+    assert free is not None
+    assert (fixed.start_period, free.start_period) == (0, 2)
+    assert _work_done(fixed) == pytest.approx(2 * PERIOD_S)
+    assert fixed.end_s(PERIOD_S) <= 6 * PERIOD_S
+    assert fixed.emissions_g >= free.emissions_g

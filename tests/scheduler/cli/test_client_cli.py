@@ -134,6 +134,18 @@ def test_submit_status_list_cancel(cli: Cli) -> None:
     assert cli.json("list", "--state", "PENDING", token=token) == []
 
 
+def test_energy_cap_policy_reaches_the_job_spec(cli: Cli) -> None:
+    """--energy-cap-policy is stored on the job; without it the job stops at its cap."""
+    token = cli.new_token("nlp", "submitter")
+    throttled = cli.json(*SUBMIT, "--energy-cap-policy", "throttle", *ARGV, token=token)
+    assert throttled["spec"]["energy_cap_policy"] == "throttle"
+    assert cli.json(*SUBMIT, *ARGV, token=token)["spec"]["energy_cap_policy"] == "stop"
+    bad = cli.run(*SUBMIT, "--energy-cap-policy", "pause", *ARGV, token=token)
+    assert bad.exit_code == 2
+    assert "--energy-cap-policy" in bad.stderr
+    assert "stop, throttle, notify" in bad.stderr
+
+
 def test_human_output_is_one_decision_line_and_tables(cli: Cli) -> None:
     """Without --json, submit prints the decision in one line and status a table."""
     token = cli.new_token("nlp", "submitter")

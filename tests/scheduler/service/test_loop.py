@@ -10,7 +10,8 @@ from datetime import timedelta
 from plugins.clusters.scripted import ScriptedCluster
 from plugins.stores.memory import InMemoryJobStore
 from scheduler.clock import FakeClock
-from scheduler.model import AttemptRecord, AttemptState, JobState
+from scheduler.model import AttemptRecord, AttemptState, ClusterCapacity, JobState
+from scheduler.service.loop import ServiceConfig
 from tests.scheduler.service.helpers import Finished, service, spec
 
 
@@ -230,3 +231,50 @@ def test_stopped_attempt_that_starts_anyway_is_stopped_again(clock: FakeClock) -
     svc.tick()
     first = next(a for a in store.attempts(job.id) if a.attempt == 1)
     assert (first.state, first.open) == (AttemptState.STOPPED, False)
+
+
+class CountingCluster(ScriptedCluster):
+    """The scripted cluster, counting how often the service asks for its capacity."""
+
+    capacity_calls = 0
+
+    def capacity(self) -> ClusterCapacity:
+        self.capacity_calls += 1
+        return super().capacity()
+
+
+def test_capacity_is_read_once_per_ttl_and_never_overcommitted(clock: FakeClock) -> None:
+    """Within ``capacity_ttl_s`` ticks ask the cluster nothing and count the store's attempts."""
+    store = InMemoryJobStore()
+    cluster = CountingCluster(region="local", clock=clock)
+    svc = service(store, {"local": cluster}, clock)
+    first = [store.submit(spec(clock.now(), gpus=4), now=clock.now()) for _ in range(3)]
+    assert len(svc.tick().started) == 2  # reads the capacity: 8 GPUs free
+    clock.advance(5)
+    later = store.submit(spec(clock.now(), gpus=4), now=clock.now())
+    assert svc.tick().started == []  # cached total 8 minus the 8 GPUs of open attempts
+    assert cluster.capacity_calls == 1
+    clock.advance(ServiceConfig().capacity_ttl_s)
+    svc.tick()
+    assert cluster.capacity_calls == 2
+    assert {store.get(j.id).state for j in [*first, later]} <= {
+        JobState.DEFERRED,
+        JobState.DISPATCHED,
+        JobState.RUNNING,
+        JobState.SUCCEEDED,
+    }
+
+
+def test_a_cluster_fault_forgets_the_cached_capacity(clock: FakeClock) -> None:
+    """After the cluster fails once, the next plan asks it again instead of trusting the cache."""
+    store = InMemoryJobStore()
+    cluster = CountingCluster(region="local", clock=clock)
+    svc = service(store, {"local": cluster}, clock)
+    store.submit(spec(clock.now()), now=clock.now())
+    svc.tick()
+    cluster.reachable = False
+    clock.advance(5)
+    store.submit(spec(clock.now()), now=clock.now())
+    report = svc.tick()
+    assert cluster.capacity_calls == 2
+    assert report.started == []
