@@ -170,12 +170,7 @@ def test_validation_accepts_exactly_the_valid_specs(
         deadline=NOW + timedelta(seconds=duration_s + slack_s),
         power_cap_w=cap,
     )
-    valid = (
-        gpus >= 1
-        and duration_s >= 1
-        and slack_s >= 0
-        and (cap is None or 50 <= cap <= 1000)
-    )
+    valid = gpus >= 1 and duration_s >= 1 and slack_s >= 0 and (cap is None or 50 <= cap <= 1000)
     try:
         JobSpec.model_validate(payload)
     except ValidationError:
