@@ -26,6 +26,8 @@ from scheduler.wiring import demo_service
 
 #: Real seconds to wait, after the plan's end, for the last Ray jobs to finish.
 DRAIN_TIMEOUT_S = 60.0
+#: Real seconds to wait, before the fake clock jumps, for dispatched Ray jobs to finish.
+SETTLE_TIMEOUT_S = 20.0
 STAND_IN = ("python", "-c", "pass")
 #: The first demo jobs carry caps and run under the per-job power runner on simulated GPUs
 #: (power follow-up, issue 7): (power cap W, energy cap kWh, policy, real seconds they run).
@@ -62,6 +64,23 @@ def _waiting(svc: SchedulerService) -> bool:
     return bool(svc.store.list(states=[JobState.PENDING, JobState.DEFERRED], limit=1))
 
 
+def _settle(svc: SchedulerService) -> int:
+    """Let dispatched Ray jobs finish before simulated time jumps ahead; return extra ticks.
+
+    The stand-ins run for a second of real time, but a jump of the fake clock takes hours: a
+    job still running on Ray when the clock jumps would hold its GPUs long after its planned
+    end, crowding out jobs with close deadlines. Waiting here keeps Ray's GPUs in step with
+    the plan (bounded by ``SETTLE_TIMEOUT_S``; I/O, not scheduling).
+    """
+    running = [JobState.DISPATCHED, JobState.RUNNING]
+    give_up, ticks = time.monotonic() + SETTLE_TIMEOUT_S, 0
+    while svc.store.list(states=running, limit=1) and time.monotonic() < give_up:
+        time.sleep(0.2)
+        svc.tick()
+        ticks += 1
+    return ticks
+
+
 def demo_service_step(
     scenario: Scenario, options: DemoOptions, *, max_step_h: float = 6.0, head: Any = None
 ) -> list[str]:
@@ -85,6 +104,7 @@ def demo_service_step(
                 submitted += 1
             report = svc.tick()
             ticks += 1
+            ticks += _settle(svc)
             wake = [clock.now() + timedelta(hours=max_step_h)]
             wake += [datetime.fromtimestamp(queue[0].submit_s, tz=UTC)] if queue else []
             wake += [report.next_start] if report.next_start else []
