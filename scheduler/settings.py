@@ -90,6 +90,11 @@ class ForecastSettings(Section):
     zones: dict[str, list[PluginConfig]] = Field(default_factory=dict)
     refresh_minutes: int = Field(default=30, ge=1)
     ttl_minutes: int = Field(default=120, ge=1)
+    history_days: int = Field(
+        default=63,
+        ge=1,
+        description="observed history fetched for the fallback forecaster (it needs 8 weeks)",
+    )
     min_g_per_kwh: float = Field(default=0.0, ge=0)
     max_g_per_kwh: float = Field(default=2500.0, gt=0)
     max_bad_fraction: float = Field(default=0.05, ge=0, le=1)

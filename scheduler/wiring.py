@@ -670,7 +670,10 @@ def build_forecast_chain(
         cache=cache if cache is not None else build_forecast_cache(settings),
         clock=clock,
         rules=validation_rules(settings),
-        policy=ChainPolicy(ttl=timedelta(minutes=section.ttl_minutes)),
+        policy=ChainPolicy(
+            ttl=timedelta(minutes=section.ttl_minutes),
+            history_window=timedelta(days=section.history_days),
+        ),
         forecaster=forecaster,
     )
 

@@ -121,3 +121,22 @@ def test_readme_carbon_signal_example_validates(
     validate_settings(settings, default_registries())
     chain = build_forecast_chain(settings, FakeClock(T0), cache=MemoryForecastCache())
     assert [p.name for p in chain.providers_for("GB")] == ["ukci", "electricitymaps"]
+
+
+def test_default_chain_forecasts_beyond_the_provider_horizon() -> None:
+    """With default settings the fallback forecaster gets enough history (8+ weeks) to fill
+    in past the demo grid's 72 h, and marks that part as a fallback; with a week it cannot."""
+    end = T0 + timedelta(hours=120)
+    chain = build_forecast_chain(load_settings(), FakeClock(T0), cache=MemoryForecastCache())
+    signal = chain.resolve("DE", T0, end)
+    assert signal.forecast is not None
+    assert signal.forecast.end == end
+    assert signal.forecast.provenance.fallback
+
+    week = load_settings(forecasts={"history_days": 7})
+    short = build_forecast_chain(week, FakeClock(T0), cache=MemoryForecastCache())
+    signal = short.resolve("DE", T0, end)
+    assert signal.forecast is not None
+    assert signal.forecast.end is not None
+    assert signal.forecast.end < end
+    assert any("fewer than" in problem for problem in signal.problems)
