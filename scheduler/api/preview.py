@@ -82,7 +82,7 @@ class PreviewDecisions:
             try:
                 found[zone] = self._forecasts.forecast(zone, start, end)
             except ForecastError:
-                found[zone] = None  # planned as flat, exactly as the service does
+                found[zone] = None  # deadline-safe mode, exactly as the service does
         return found
 
     def _capacities(self) -> dict[str, ClusterCapacity]:

@@ -512,7 +512,7 @@ class SchedulerService:
             except ForecastError as exc:
                 found[zone] = None
                 self._log.warning(
-                    "no forecast; planning that zone as flat", zone=zone, error=str(exc)
+                    "no forecast; that zone's jobs run deadline-safe", zone=zone, error=str(exc)
                 )
         return found
 

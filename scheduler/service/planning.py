@@ -1,38 +1,39 @@
-"""From stored jobs to decisions: the service's bridge to the planner.
+"""From stored jobs to decisions: the service's thin adapter over ``scheduler.planning``.
 
-``decide`` builds a ``PlanProblem`` on the slot grid (slot 0 is the current slot), asks the
-policy for a plan and turns each job's placement into a ``Start`` (its first segment is in
-slot 0), a ``Wait`` (it starts later) or a ``Reject`` (its latest safe start has passed, so
-its deadline can no longer be met with the safety margin).
+``decide`` builds the round's ``PlanProblem`` with the planner's own ``build_problem`` (the
+grid starts at ``now``, so a "start now" never falls after a job's latest safe start; zones
+without a forecast put their jobs in deadline-safe mode) and turns the plan into decisions
+with ``plan_tick``/``decide`` (explanations carry the expected % CO2e and the latest safe
+start). What only the service adds:
 
-Capacity: slot 0 gets the GPUs each cluster reports free; later slots get the cluster's
-total minus carbonshift's own running attempts until their expected end.
+* capacity as the clusters report it: slot 0 gets each cluster's free GPUs, later slots
+  its total (at most the region's share) minus carbonshift's running attempts; a cluster
+  that did not answer gets none;
+* ``most_urgent``: at most ``max_planned_jobs`` jobs per tick, the rest wait a slot;
+* team budgets: an over-budget team's jobs are rejected, a restricted team's are planned
+  after everyone else's, in what is left, only where intensity × PUE is below its ceiling;
+* a tiny earliness tie-breaker, so among equal intensities a job runs as soon as it can.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import numpy as np
 
 from scheduler.budgets import BudgetVerdict, Restricted, rejection
-from scheduler.model import (
-    ClusterCapacity,
-    Decision,
-    Forecast,
-    Job,
-    Region,
-    Reject,
-    Start,
-    Wait,
-)
-from scheduler.planning.problem import Plan, PlanJob, PlanProblem, Policy
+from scheduler.model import ClusterCapacity, Decision, Forecast, Job, Region, Reject, Wait
+from scheduler.planning import decide as planner
+from scheduler.planning.build import Built, PlanSettings, RunningJob, build_problem
+from scheduler.planning.problem import Plan, PlanJob, Policy
 
 #: A tie-breaker added per slot of delay, far below any real intensity difference.
 EARLINESS_G_PER_KWH_PER_SLOT = 1e-3
+
+#: GPUs carbonshift's own running attempt holds in a region until its expected end.
+RunningLoad = RunningJob
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,95 +49,22 @@ class PlanningConfig:
     #: most jobs handed to the planner per tick (the most urgent; see ``most_urgent``)
     max_planned_jobs: int = 64
 
-
-@dataclass(frozen=True, kw_only=True)
-class RunningLoad:
-    """GPUs that carbonshift's own running attempt holds in a region until ``until``."""
-
-    region: str
-    gpus: int
-    until: datetime
+    def plan_settings(self) -> PlanSettings:
+        """These settings as the planner's ``PlanSettings``."""
+        return PlanSettings(
+            slot_s=self.slot_s,
+            horizon_s=self.horizon_s,
+            safety_margin=self.safety_margin,
+            resume_overhead_s=self.resume_overhead_s,
+            max_segments=self.max_segments,
+            default_power_w=self.default_power_w,
+        )
 
 
 def grid_start(now: datetime, slot_s: int) -> datetime:
-    """Start of the slot containing ``now``."""
+    """Start of the slot containing ``now`` (where forecast fetches begin)."""
     epoch_s = now.timestamp()
     return datetime.fromtimestamp(epoch_s - epoch_s % slot_s, tz=now.tzinfo)
-
-
-def _slot(at: datetime, start: datetime, slot_s: int) -> float:
-    return (at - start).total_seconds() / slot_s
-
-
-def intensity_row(
-    forecast: Forecast | None, start: datetime, slot_s: int, slots: int
-) -> list[float]:
-    """The forecast sampled at each slot start (held past its end; flat 0 when missing)."""
-    if forecast is None or not forecast.points:
-        return [0.0] * slots
-    values = [point.g_per_kwh for point in forecast.points]
-    first = forecast.points[0].start
-    row = []
-    for t in range(slots):
-        index = math.floor(_slot(start + timedelta(seconds=t * slot_s), first, forecast.step_s))
-        row.append(values[min(max(index, 0), len(values) - 1)])
-    return row
-
-
-def allowed_regions(job: Job, regions: Sequence[Region], default_zone: str) -> tuple[int, ...]:
-    """Indexes of the regions in the job's zones (no zones: the default zone, else all)."""
-    zones = set(job.spec.zones or (default_zone,))
-    allowed = tuple(i for i, region in enumerate(regions) if region.zone in zones)
-    if not allowed and not job.spec.zones:
-        return tuple(range(len(regions)))
-    return allowed
-
-
-def plan_job(
-    job: Job, start: datetime, config: PlanningConfig, allowed: tuple[int, ...]
-) -> PlanJob:
-    """``job`` on the grid: its window closes at the latest safe start plus its duration."""
-    spec = job.spec
-    duration_slots = max(1, math.ceil(spec.estimated_duration_s / config.slot_s))
-    latest = _slot(spec.latest_safe_start(config.safety_margin), start, config.slot_s)
-    release = 0
-    if spec.earliest_start is not None:
-        release = max(0, math.ceil(_slot(spec.earliest_start, start, config.slot_s)))
-    return PlanJob(
-        id=job.id,
-        gpus=spec.gpus,
-        duration_slots=duration_slots,
-        release_slot=release,
-        deadline_slot=math.floor(latest) + duration_slots,
-        regions=allowed,
-        interruptible=spec.interruptible,
-        power_w=spec.power_cap_w or config.default_power_w,
-        home_region=allowed[0] if allowed else 0,
-    )
-
-
-def capacity_grid(
-    *,
-    regions: Sequence[Region],
-    capacity: Mapping[str, ClusterCapacity],
-    running: Sequence[RunningLoad],
-    start: datetime,
-    slot_s: int,
-    slots: int,
-) -> np.ndarray:
-    """Free GPUs per region and slot (unreachable clusters get none)."""
-    grid = np.zeros((len(regions), slots), dtype=np.int64)
-    for r, region in enumerate(regions):
-        reported = capacity.get(region.name)
-        if reported is None:
-            continue
-        grid[r, :] = min(reported.total_gpus, region.gpus)  # region.gpus: carbonshift's share
-        for load in running:
-            if load.region == region.name:
-                end = min(slots, max(1, math.ceil(_slot(load.until, start, slot_s))))
-                grid[r, :end] -= load.gpus
-        grid[r, 0] = min(int(grid[r, 0]), reported.free_gpus)
-    return np.maximum(grid, 0)
 
 
 def decide(
@@ -152,76 +80,71 @@ def decide(
     default_zone: str,
     budgets: Mapping[str, BudgetVerdict] | None = None,
 ) -> list[Decision]:
-    """One decision per job (see the module docstring).
-
-    ``budgets`` (team → verdict): an over-budget team's jobs are rejected with the verdict's
-    message; a restricted team's jobs are planned after everyone else's, in what capacity is
-    left, only in slots below the verdict's ceiling (``_plan_restricted``).
-    """
+    """One decision per job (see the module docstring)."""
     budgets = budgets or {}
-    start = grid_start(now, config.slot_s)
-    slots = max(1, math.ceil(config.horizon_s / config.slot_s))
-    plan_jobs: list[PlanJob] = []
-    decisions: list[Decision] = []
-    for job in jobs:
-        allowed = allowed_regions(job, regions, default_zone)
-        if job.spec.latest_safe_start(config.safety_margin) < now or not allowed:
-            decisions.append(_reject(job, config, allowed))
-            continue
-        verdict = budgets.get(job.spec.team)
-        refused = rejection(job.id, verdict) if verdict is not None else None
-        if refused is not None:
-            decisions.append(refused)
-            continue
-        planned = plan_job(job, start, config, allowed)
-        plan_jobs.append(replace_deadline(planned, slots))
-    plug = np.array(
-        [
-            [
-                value * region.pue
-                for value in intensity_row(forecasts.get(region.zone), start, config.slot_s, slots)
-            ]
-            for region in regions
-        ],
-        dtype=np.float64,
-    )
-    # among (near-)equal intensities, prefer the earlier slot: run as soon as it costs nothing
-    intensity = plug + EARLINESS_G_PER_KWH_PER_SLOT * np.arange(slots, dtype=np.float64)
-    free = capacity_grid(
-        regions=regions,
-        capacity=capacity,
+    refused = [r for job in jobs if (r := _refusal(job, budgets)) is not None]
+    gone = {r.job_id for r in refused}
+    built = build_problem(
+        jobs=[job for job in jobs if job.id not in gone],
+        regions=_reported(regions, capacity),
+        forecasts={zone: f for zone, f in forecasts.items() if f is not None and f.points},
+        now=now,
+        settings=config.plan_settings(),
+        free_now={name: c.free_gpus for name, c in capacity.items()},
         running=running,
-        start=start,
-        slot_s=config.slot_s,
-        slots=slots,
+        default_zone=default_zone,
     )
-    plan_jobs, queued = most_urgent(plan_jobs, int(free.sum()), config.max_planned_jobs)
-    decisions += [_queued(job, start + timedelta(seconds=config.slot_s), regions) for job in queued]
+    problem = built.problem
+    planned, queued = most_urgent(
+        problem.jobs, int(problem.capacity.sum()), config.max_planned_jobs
+    )
     team_of = {job.id: job.spec.team for job in jobs}
     ceilings = {
         job.id: verdict
-        for job in plan_jobs
+        for job in planned
         if isinstance(verdict := budgets.get(team_of[job.id]), Restricted)
     }
-    problem = PlanProblem(
-        start=start,
-        slot_s=config.slot_s,
-        region_names=tuple(region.name for region in regions),
-        intensity=intensity,
-        capacity=free,
-        jobs=[job for job in plan_jobs if job.id not in ceilings],
-        resume_overhead_slots=math.ceil(config.resume_overhead_s / config.slot_s),
-        max_segments=config.max_segments,
-    )
-    plan = policy.plan(problem) if problem.jobs else Plan(placements={})
-    decisions += [_decision(job, problem, plan) for job in problem.jobs]
+    free = _with_jobs(built, [job for job in planned if job.id not in ceilings])
+    plan, _ = planner.plan_tick(policy, _earliness(free))
+    decisions = [*refused, *planner.decide(free, plan)]
+    decisions += [_queued(job, built) for job in queued]
     if ceilings:
-        left = free - used_capacity(plan, problem.jobs, free.shape)
-        restricted = [job for job in plan_jobs if job.id in ceilings]
+        left = problem.capacity - used_capacity(plan, free.problem.jobs, problem.capacity.shape)
+        restricted = [job for job in planned if job.id in ceilings]
         decisions += _plan_restricted(
-            restricted, ceilings=ceilings, base=problem, plug=plug, left=left, policy=policy
+            restricted, ceilings=ceilings, base=built, left=left, policy=policy
         )
     return decisions
+
+
+def _refusal(job: Job, budgets: Mapping[str, BudgetVerdict]) -> Reject | None:
+    verdict = budgets.get(job.spec.team)
+    return rejection(job.id, verdict) if verdict is not None else None
+
+
+def _reported(regions: Sequence[Region], capacity: Mapping[str, ClusterCapacity]) -> list[Region]:
+    """Regions with their GPUs capped by what their cluster reports (none if it did not)."""
+    return [
+        region.model_copy(
+            update={"gpus": min(region.gpus, capacity[region.name].total_gpus)}
+            if region.name in capacity
+            else {"gpus": 0}
+        )
+        for region in regions
+    ]
+
+
+def _with_jobs(built: Built, jobs: Sequence[PlanJob], capacity: np.ndarray | None = None) -> Built:
+    """``built`` with only ``jobs`` to plan (and, if given, only ``capacity`` free)."""
+    free = built.problem.capacity if capacity is None else capacity
+    return replace(built, problem=replace(built.problem, jobs=list(jobs), capacity=free))
+
+
+def _earliness(built: Built) -> Built:
+    """``built`` with the per-slot earliness tie-breaker added to its intensities."""
+    problem = built.problem
+    bonus = EARLINESS_G_PER_KWH_PER_SLOT * np.arange(problem.slots, dtype=np.float64)
+    return replace(built, problem=replace(problem, intensity=problem.intensity + bonus))
 
 
 def used_capacity(plan: Plan, jobs: Sequence[PlanJob], shape: tuple[int, ...]) -> np.ndarray:
@@ -237,8 +160,7 @@ def _plan_restricted(
     jobs: Sequence[PlanJob],
     *,
     ceilings: Mapping[str, Restricted],
-    base: PlanProblem,
-    plug: np.ndarray,
+    base: Built,
     left: np.ndarray,
     policy: Policy,
 ) -> list[Decision]:
@@ -250,20 +172,21 @@ def _plan_restricted(
     windows are unchanged, so the deadline (with its margin) still bounds every placement.
     """
     decisions: list[Decision] = []
+    plug = base.problem.intensity
     for ceiling in sorted({verdict.max_g_per_kwh for verdict in ceilings.values()}):
         group = [job for job in jobs if ceilings[job.id].max_g_per_kwh == ceiling]
         allowed = plug < ceiling
         capacity = np.where(allowed, np.maximum(left, 0), 0).astype(np.int64)
-        problem = replace(base, capacity=capacity, jobs=group)
-        plan = policy.plan(problem)
+        built = replace(_with_jobs(base, group, capacity), rejected=())
+        plan, _ = planner.plan_tick(policy, _earliness(built))
         left = left - used_capacity(plan, group, left.shape)
-        for job in group:
+        for job, decision in zip(group, planner.decide(built, plan), strict=True):
             message = ceilings[job.id].message
-            if not plan.placements.get(job.id) and not _fits(job, allowed, base.slots):
+            if not plan.placements.get(job.id) and not _fits(job, allowed, base.problem.slots):
                 explanation = f"{message}; no such window fits before its deadline"
                 decisions.append(Reject(job_id=job.id, explanation=explanation))
             else:
-                decisions.append(_with_note(_decision(job, problem, plan), message))
+                decisions.append(_with_note(decision, message))
     return decisions
 
 
@@ -315,70 +238,17 @@ def most_urgent(
     return planned, ordered[len(planned) :]
 
 
-def _queued(job: PlanJob, until: datetime, regions: Sequence[Region]) -> Wait:
+def _queued(job: PlanJob, built: Built) -> Wait:
+    latest = built.latest_start[job.id]
     return Wait(
         job_id=job.id,
-        until=until,
-        region=regions[job.home_region].name,
-        explanation="queued behind more urgent jobs that fill the planning horizon",
-    )
-
-
-def replace_deadline(job: PlanJob, slots: int) -> PlanJob:
-    """Clip the job's window to the grid (a deadline past the horizon is "any time")."""
-    if job.deadline_slot <= slots:
-        return job
-    return PlanJob(
-        id=job.id,
-        gpus=job.gpus,
-        duration_slots=job.duration_slots,
-        release_slot=min(job.release_slot, slots - 1),
-        deadline_slot=slots,
-        regions=job.regions,
-        interruptible=job.interruptible,
-        power_w=job.power_w,
-        home_region=job.home_region,
-    )
-
-
-def _reject(job: Job, config: PlanningConfig, allowed: tuple[int, ...]) -> Reject:
-    if not allowed:
-        return Reject(
-            job_id=job.id,
-            explanation=f"no configured region is in the job's zones {list(job.spec.zones)}",
-        )
-    latest = job.spec.latest_safe_start(config.safety_margin)
-    return Reject(
-        job_id=job.id,
+        until=built.problem.slot_time(1),
+        region=built.problem.region_names[job.home_region],
         explanation=(
-            f"latest safe start {latest:%Y-%m-%d %H:%M} UTC has passed; the deadline "
-            f"{job.spec.deadline:%Y-%m-%d %H:%M} UTC can no longer be met with a "
-            f"{config.safety_margin:.0%} margin"
+            "queued behind more urgent jobs that fill the planning horizon; "
+            f"latest safe start {latest:%H:%M} UTC"
         ),
     )
 
 
-def _decision(job: PlanJob, problem: PlanProblem, plan: Plan) -> Decision:
-    segments = plan.placements.get(job.id)
-    if not segments:
-        next_slot = problem.slot_time(1)
-        return Wait(
-            job_id=job.id,
-            until=next_slot,
-            region=problem.region_names[job.home_region],
-            explanation=plan.notes.get(
-                job.id, f"no GPUs free in its regions yet; planned again at {next_slot:%H:%M} UTC"
-            ),
-        )
-    first = segments[0]
-    region = problem.region_names[first.region]
-    if first.start == 0:
-        note = plan.notes.get(job.id, f"start now in {region}")
-        return Start(job_id=job.id, region=region, explanation=note)
-    when = problem.slot_time(first.start)
-    return Wait(
-        job_id=job.id,
-        until=when,
-        region=region,
-        explanation=plan.notes.get(job.id, f"deferred to {when:%Y-%m-%d %H:%M} UTC in {region}"),
-    )
+__all__ = ["PlanningConfig", "RunningLoad", "decide", "grid_start", "most_urgent"]
