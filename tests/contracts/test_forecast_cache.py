@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
 from forecasts.cache import MemoryForecastCache
 from plugins.stores.database import open_database
@@ -39,19 +39,10 @@ def forecast(zone: str, value: float, fetched_at: datetime = T0) -> Forecast:
     )
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def cache(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ForecastCache]:
+@pytest.fixture
+def cache(database: Engine | None) -> ForecastCache:
     """One cache of each kind, empty."""
-    if request.param == "memory":
-        yield MemoryForecastCache()
-        return
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'cache.db'}"
-    else:
-        url = request.getfixturevalue("postgres_schema_url")
-    engine = open_database(url)
-    yield SqlForecastCache(engine)
-    engine.dispose()
+    return MemoryForecastCache() if database is None else SqlForecastCache(database)
 
 
 def test_round_trip_keeps_every_field_of_the_forecast(cache: ForecastCache) -> None:

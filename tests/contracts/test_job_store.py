@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
-from plugins.stores.database import open_database
 from plugins.stores.memory import InMemoryJobStore
 from plugins.stores.sql import SqlJobStore
 from scheduler.clock import FakeClock
@@ -27,20 +26,13 @@ StoreFactory = Callable[[], JobStore]
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
+@pytest.fixture
+def make_store(database: Engine | None) -> StoreFactory:
     """A factory of stores over one backend (one database per test)."""
-    if request.param == "memory":
+    if database is None:
         store = InMemoryJobStore()
-        yield lambda: store
-        return
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'jobs.db'}"
-    else:
-        url = request.getfixturevalue("postgres_schema_url")
-    engine = open_database(url)
-    yield lambda: SqlJobStore(engine)
-    engine.dispose()
+        return lambda: store
+    return lambda: SqlJobStore(database)
 
 
 @pytest.fixture

@@ -2,34 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
 from plugins.ledgers.memory import MemoryLedger
 from plugins.ledgers.sql import SqlLedger
-from plugins.stores.database import open_database
 from scheduler.errors import LedgerIntegrityError
 from scheduler.ledger_chain import GENESIS_HASH, payload_of, sha256_hex
 from scheduler.protocols import Ledger
 from tests.scheduler.ledger_factories import T0, entry
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ledger]:
+@pytest.fixture
+def ledger(database: Engine | None) -> Ledger:
     """A fresh, empty ledger of each kind."""
-    if request.param == "memory":
-        yield MemoryLedger()
-        return
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'ledger.db'}"
-    else:
-        url = request.getfixturevalue("postgres_schema_url")
-    engine = open_database(url)
-    yield SqlLedger(engine)
-    engine.dispose()
+    return MemoryLedger() if database is None else SqlLedger(database)
 
 
 def test_empty_ledger_has_genesis_head_and_verifies(ledger: Ledger) -> None:

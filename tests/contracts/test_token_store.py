@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
-from plugins.stores.database import open_database
 from plugins.stores.memory_tokens import InMemoryTokenStore
 from plugins.stores.sql_tokens import SqlTokenStore
 from scheduler.errors import StoreError, TokenNotFoundError
@@ -20,20 +19,13 @@ NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 TokenStoreFactory = Callable[[], TokenStore]
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def make_tokens(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TokenStoreFactory]:
+@pytest.fixture
+def make_tokens(database: Engine | None) -> TokenStoreFactory:
     """A factory of token stores over one backend; each call sees the same tokens."""
-    if request.param == "memory":
+    if database is None:
         store = InMemoryTokenStore()
-        yield lambda: store
-        return
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'tokens.db'}"
-    else:
-        url = request.getfixturevalue("postgres_schema_url")
-    engine = open_database(url)
-    yield lambda: SqlTokenStore(engine)
-    engine.dispose()
+        return lambda: store
+    return lambda: SqlTokenStore(database)
 
 
 def token(
