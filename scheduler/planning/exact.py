@@ -195,11 +195,20 @@ def _contiguous(
 
 
 def solve(
-    jobs: Sequence[PlanJob], window: Window, time_limit_s: float | None, *, relax: bool = False
+    jobs: Sequence[PlanJob],
+    window: Window,
+    time_limit_s: float | None,
+    *,
+    relax: bool = False,
+    fewest_left_out: bool = False,
 ) -> Solution:
     """Minimum-emission placement of ``jobs`` inside ``window`` (HiGHS via SciPy).
 
     ``relax`` drops integrality: the LP relaxation, whose value bounds the optimum.
+    ``fewest_left_out`` makes every ``u`` binary and leaving out one more job costlier than
+    all placements together: when not every job fits, the fewest jobs miss their deadline
+    (by default the penalty is per kWh, so the LP may leave out a little of many jobs). Among
+    equally few it prefers those with the least slack, the hardest to fit.
     """
     blocks, n_jobs = _layout(jobs)
     n_cap = window.capacity.size
@@ -217,6 +226,13 @@ def solve(
             integral[b.offset : b.offset + b.width * len(job.regions)] = 0 if relax else 1
         kwh = job.gpus * job.power_w / 1000.0 * window.slot_h
         cost[b.u] = kwh * job.duration_slots * top
+    if fewest_left_out:
+        per_job = float(cost[[b.u for b in blocks]].sum())
+        slack = np.array([_slack(b.job) for b in blocks], dtype=np.float64)
+        tie = 0.005 * slack / max(1.0, float(slack.max(initial=0.0)))
+        for b, extra in zip(blocks, tie, strict=True):
+            cost[b.u] += per_job * (1.0 + extra)
+            integral[b.u] = 1
     rhs = np.array([float(b.job.duration_slots if b.job.interruptible else 1) for b in blocks])
     upper = np.ones(n)
     limit = window.capacity.ravel().astype(np.float64)
@@ -244,6 +260,10 @@ def solve(
         options=options,
     )
     return _solution(res, blocks, integral)
+
+
+def _slack(job: PlanJob) -> int:
+    return job.deadline_slot - job.release_slot - job.duration_slots
 
 
 def _remap(eq: _Rows, blocks: Sequence[Block]) -> _Rows:

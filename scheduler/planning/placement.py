@@ -13,7 +13,7 @@ Nothing here mutates its inputs; the caller owns the capacity ledger.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -29,6 +29,10 @@ class Option:
 
     score: float
     segments: tuple[Segment, ...]
+    #: the same slots as flat indices into a ``[region, slot]`` ledger (``region × slots +
+    #: slot``), where the option comes from a batch: ``fits_option`` and ``take_option``
+    #: then check and update a many-segment option in one numpy call
+    cells: IntArray | None = field(default=None, compare=False, repr=False)
 
 
 def _window(job: PlanJob) -> tuple[int, int]:
@@ -95,25 +99,43 @@ def best_slots(
     regs = np.asarray(job.regions, dtype=np.int64)
     ok = free[regs, lo:hi] >= job.gpus
     vals = np.where(ok, scores.rows(job, regs, lo, hi), INF)
-    chosen = np.argpartition(vals, d - 1, axis=1)[:, :d]
-    totals = np.take_along_axis(vals, chosen, axis=1).sum(axis=1)
-    row = int(np.argmin(totals))
-    if totals[row] == INF:
+    row = 0
+    if len(regs) > 1:
+        row = int(np.partition(vals, d - 1, axis=1)[:, :d].sum(axis=1).argmin())
+    chosen = np.argpartition(vals[row], d - 1)[:d]
+    total = float(vals[row, chosen].sum())
+    if total == INF:
         return None
+    segs = slot_runs(sorted(chosen.tolist()), lo, int(regs[row]))
+    if len(segs) == 1 or (overhead_slots == 0 and len(segs) <= max_segments):
+        return Option(score=total, segments=segs)  # the cheapest slots obey the rules: optimal
     option = _fit_row(
         vals[row],
-        chosen[row],
+        chosen,
         lo,
         int(regs[row]),
         overhead=overhead_slots,
         max_segments=max_segments,
     )
-    if option is not None and option.score <= totals[row] * (1 + 1e-9):
-        return option  # the cheapest slots already obey the segment rules: optimal
+    if option is not None and option.score <= total * (1 + 1e-9):
+        return option  # fitting kept the cost: optimal
     window = best_window(job, free, scores)
     if option is None or (window is not None and window.score < option.score):
         return window
     return option
+
+
+def slot_runs(slots: list[int], lo: int, region: int) -> tuple[Segment, ...]:
+    """Sorted slot offsets (from ``lo``) in ``region`` as segments of consecutive slots."""
+    segs: list[Segment] = []
+    first = prev = slots[0]
+    for slot in slots[1:]:
+        if slot != prev + 1:
+            segs.append(Segment(region=region, start=lo + first, end=lo + prev + 1))
+            first = slot
+        prev = slot
+    segs.append(Segment(region=region, start=lo + first, end=lo + prev + 1))
+    return tuple(segs)
 
 
 def _fit_row(
@@ -158,6 +180,30 @@ def place(
     return best_window(job, free, scores)
 
 
+def fits(free: IntArray, gpus: int, segments: tuple[Segment, ...]) -> bool:
+    """True if ``gpus`` GPUs are free in every slot of ``segments``."""
+    # a plain loop: ``all`` over a generator costs more than the check for one segment
+    for seg in segments:  # noqa: SIM110
+        if free[seg.region, seg.start : seg.end].min() < gpus:
+            return False
+    return True
+
+
+def fits_option(free: IntArray, gpus: int, option: Option) -> bool:
+    """``fits`` for ``option``'s slots, by its ``cells`` when it has them."""
+    if option.cells is None:
+        return fits(free, gpus, option.segments)
+    return bool(free.ravel()[option.cells].min() >= gpus)
+
+
+def take_option(free: IntArray, gpus: int, option: Option) -> None:
+    """``take`` for ``option``'s slots, by its ``cells`` when it has them."""
+    if option.cells is None or not free.flags.c_contiguous:
+        take(free, gpus, option.segments)
+    else:
+        free.reshape(-1)[option.cells] -= gpus
+
+
 def take(free: IntArray, gpus: int, segments: tuple[Segment, ...]) -> None:
     """Subtract ``gpus`` from ``free`` over ``segments`` (in place)."""
     for seg in segments:
@@ -170,4 +216,17 @@ def give(free: IntArray, gpus: int, segments: tuple[Segment, ...]) -> None:
         free[seg.region, seg.start : seg.end] += gpus
 
 
-__all__ = ["INF", "Option", "Scores", "best_slots", "best_window", "give", "place", "take"]
+__all__ = [
+    "INF",
+    "Option",
+    "Scores",
+    "best_slots",
+    "best_window",
+    "fits",
+    "fits_option",
+    "give",
+    "place",
+    "slot_runs",
+    "take",
+    "take_option",
+]

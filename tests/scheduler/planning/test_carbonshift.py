@@ -1,0 +1,79 @@
+"""carbonshift when not every job fits: every job is accounted for, and the fewest miss."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from scheduler.planning.carbonshift import CarbonshiftPolicy
+from scheduler.planning.exact import Window, solve
+from scheduler.planning.problem import PlanJob, PlanProblem
+from scheduler.planning.validate import plan_violations
+from tests.scheduler.planning.problems import make_problem, witnessed_problems
+
+FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _job(job_id: str, duration: int) -> PlanJob:
+    return PlanJob(
+        id=job_id,
+        gpus=1,
+        duration_slots=duration,
+        release_slot=0,
+        deadline_slot=4,
+        regions=(0,),
+        interruptible=True,
+    )
+
+
+def _crowded() -> PlanProblem:
+    """One GPU for 4 slots and 5 slots of work: leaving out job c (1 slot) is enough."""
+    return make_problem([[10.0, 20.0, 30.0, 40.0]], 1, [_job("a", 2), _job("b", 2), _job("c", 1)])
+
+
+def test_the_per_kwh_penalty_alone_leaves_out_a_share_of_several_jobs_or_one() -> None:
+    """Baseline of the next test: the plain LP leaves out one slot of work, spread or not."""
+    problem = _crowded()
+    window = Window(t0=0, t1=4, intensity=problem.intensity, capacity=problem.capacity, slot_h=0.25)
+    sol = solve(problem.jobs, window, None)
+    left_out = [sol.values[b.u] * b.job.duration_slots for b in sol.blocks]
+    assert abs(sum(left_out) - 1.0) < 1e-6
+
+
+def test_fewest_left_out_leaves_out_one_whole_job() -> None:
+    """With ``fewest_left_out`` the only job left out is c, whole, and a and b fit."""
+    problem = _crowded()
+    window = Window(t0=0, t1=4, intensity=problem.intensity, capacity=problem.capacity, slot_h=0.25)
+    sol = solve(problem.jobs, window, None, fewest_left_out=True)
+    left_out = {b.job.id: round(float(sol.values[b.u]), 6) for b in sol.blocks}
+    assert left_out == {"a": 0.0, "b": 0.0, "c": 1.0}
+
+
+def test_carbonshift_misses_only_the_job_that_cannot_fit() -> None:
+    """The policy's plan: a and b placed in the four slots, c listed as unplaced."""
+    problem = _crowded()
+    plan = CarbonshiftPolicy().plan(problem)
+    assert plan_violations(problem, plan) == []
+    assert sorted(plan.placements) == ["a", "b"]
+    assert plan.unplaced == ("c",)
+
+
+@st.composite
+def squeezed_problems(draw: st.DrawFn) -> PlanProblem:
+    """A witnessed problem with some capacity taken away: often not every job fits."""
+    problem = draw(witnessed_problems())
+    cut = draw(st.integers(0, 3))
+    capacity = np.maximum(problem.capacity - cut, 0)
+    return make_problem(problem.intensity.tolist(), capacity.tolist(), problem.jobs)
+
+
+@FAST
+@given(problem=squeezed_problems(), exact=st.booleans())
+def test_every_job_is_placed_or_listed_as_unplaced(problem: PlanProblem, exact: bool) -> None:
+    """No job silently disappears from a plan, on the exact path or the heuristic one."""
+    policy = CarbonshiftPolicy(exact_max_vars=40_000 if exact else 0)
+    plan = policy.plan(problem)
+    assert plan_violations(problem, plan) == []
+    assert set(plan.placements).isdisjoint(plan.unplaced)
+    assert set(plan.placements) | set(plan.unplaced) == {job.id for job in problem.jobs}
