@@ -7,6 +7,11 @@ rolling chunks of ``chunk_jobs`` jobs by release, each optimised together with t
 chunk and then fixed; its LP relaxation is solved whole for a lower bound, and the gap to
 it is reported as ``Plan.mip_gap``. Fractional LP answers are rounded to whole slots and any
 slot the rounding overcommits is repaired by the greedy placement.
+
+For problems beyond it (thousands of jobs over months of slots, where even the rolling
+chunks hit HiGHS's time limit), ``scheduler.planning.bound.lower_bound_g`` gives a proven
+lower bound on the optimum instead: a planner's share of the bound's savings is at most its
+share of the optimum's.
 """
 
 from __future__ import annotations
