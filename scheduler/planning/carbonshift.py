@@ -428,7 +428,8 @@ def _canonical(jobs: Sequence[PlanJob], placed: Placements) -> Placements:
     groups: dict[tuple[object, ...], list[PlanJob]] = {}
     for job in sorted(jobs, key=lambda j: j.id):
         if job.id in placed:
-            key = (job.gpus, job.power_w, job.duration_slots, job.interruptible)
+            split = job.interruptible and job.duration_slots > 1  # one slot: never split
+            key = (job.gpus, job.power_w, job.duration_slots, split)
             groups.setdefault(key, []).append(job)
     out = dict(placed)
     for group in groups.values():

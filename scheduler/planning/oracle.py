@@ -1,7 +1,9 @@
 """The ``oracle`` policy: the constraint-matched offline optimum, solved by HiGHS.
 
 The problem is first cut into time components that no job window crosses; each is solved
-on its own (``exact.solve``: LP for interruptible jobs, MILP over start slots for the rest).
+on its own (``exact.solve``: MILP over start slots for non-interruptible jobs; interruptible
+jobs in whole slots and one region when the model has at most ``max_binaries`` variables,
+else as an LP).
 A component whose MILP would have more than ``max_binaries`` start variables is solved in
 rolling chunks of ``chunk_jobs`` jobs by release, each optimised together with the next
 chunk and then fixed; its LP relaxation is solved whole for a lower bound, and the gap to
@@ -24,6 +26,7 @@ import numpy as np
 from scheduler.planning.exact import Solution, Window, solve
 from scheduler.planning.extract import placements_from
 from scheduler.planning.greedy import Placements
+from scheduler.planning.lns import model_size
 from scheduler.planning.placement import take
 from scheduler.planning.problem import IntArray, Plan, PlanJob, PlanProblem, plan_emissions_g
 
@@ -104,7 +107,8 @@ class OraclePolicy:
             slot_h=problem.slot_s / 3600.0,
         )
         try:
-            return solve(jobs, window, self.time_limit_s, relax=relax)
+            whole = not relax and model_size(jobs) <= self.max_binaries
+            return solve(jobs, window, self.time_limit_s, relax=relax, whole_interruptible=whole)
         except RuntimeError:
             if relax:
                 raise

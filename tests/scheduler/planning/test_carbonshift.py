@@ -1,4 +1,4 @@
-"""carbonshift when not every job fits: every job is accounted for, and the fewest miss."""
+"""carbonshift and the exact model when not every job fits or the LP relaxation cheats."""
 
 from __future__ import annotations
 
@@ -77,3 +77,28 @@ def test_every_job_is_placed_or_listed_as_unplaced(problem: PlanProblem, exact: 
     assert plan_violations(problem, plan) == []
     assert set(plan.placements).isdisjoint(plan.unplaced)
     assert set(plan.placements) | set(plan.unplaced) == {job.id for job in problem.jobs}
+
+
+def test_whole_interruptible_jobs_do_not_split_gpus_across_regions() -> None:
+    """A 2-GPU job cannot run on one free GPU in each of two regions; the LP lets it.
+
+    Slot 0 is clean but has one GPU free per region; slot 1 is dirty with two GPUs free in
+    region 0. The LP runs half the job in each region in slot 0; the exact model (used by the
+    oracle on small problems) must pay for slot 1.
+    """
+    job = PlanJob(
+        id="a",
+        gpus=2,
+        duration_slots=1,
+        release_slot=0,
+        deadline_slot=2,
+        regions=(0, 1),
+        interruptible=True,
+    )
+    problem = make_problem([[1.0, 100.0], [1.0, 100.0]], [[1, 2], [1, 0]], [job])
+    window = Window(t0=0, t1=2, intensity=problem.intensity, capacity=problem.capacity, slot_h=0.25)
+    kwh = 2 * 0.3 * 0.25
+    relaxed = solve(problem.jobs, window, None)
+    whole = solve(problem.jobs, window, None, whole_interruptible=True)
+    assert abs(relaxed.objective_g - kwh * 1.0) < 1e-6
+    assert abs(whole.objective_g - kwh * 100.0) < 1e-6
