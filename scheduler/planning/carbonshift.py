@@ -178,7 +178,7 @@ class CarbonshiftPolicy:
         then moving flexible jobs out of the way). Falls back to ``plan`` if any job is left
         out, so it never misses a job that ``plan`` would place.
         """
-        base = problem.intensity - float(problem.intensity.min(initial=0.0))
+        base = problem.intensity - _lowest(problem.intensity)
         placed, free = _kept(problem, previous)
         rest = latest_start_order([job for job in problem.jobs if job.id not in placed])
         scores = Scores(base=base)
@@ -490,12 +490,17 @@ def _normalised(intensity: FloatArray, lateness_per_slot: float = 0.0) -> FloatA
     intensities then favour the earlier slot, so a job runs at once when waiting saves
     nothing and leaves later room to jobs not yet submitted.
     """
-    base = intensity - float(intensity.min(initial=0.0))
+    base = intensity - _lowest(intensity)
     spread = float(np.percentile(base, 90) - np.percentile(base, 10)) if base.size else 0.0
     per_slot = max(1e-5, lateness_per_slot) * max(spread, 1.0)
     slope = per_slot * np.arange(base.shape[1], dtype=np.float64)
     shifted: FloatArray = base + slope[None, :]
     return shifted
+
+
+def _lowest(intensity: FloatArray) -> float:
+    """The smallest intensity (0 for an empty grid); ``min(initial=0)`` would cap it at 0."""
+    return float(intensity.min()) if intensity.size else 0.0
 
 
 def _kw(job: PlanJob) -> float:

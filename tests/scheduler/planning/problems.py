@@ -18,6 +18,19 @@ from scheduler.planning.problem import PlanJob, PlanProblem
 START = datetime(2026, 11, 26, 0, 0, tzinfo=UTC)
 
 
+def make_job(job_id: str, release: int, deadline: int, duration: int = 1, **kw: object) -> PlanJob:
+    """A 1-GPU job in region 0 (``kw``: any other ``PlanJob`` field)."""
+    return PlanJob(
+        id=job_id,
+        gpus=1,
+        duration_slots=duration,
+        release_slot=release,
+        deadline_slot=deadline,
+        regions=(0,),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
 def make_problem(
     intensity: Sequence[Sequence[float]],
     capacity: Sequence[Sequence[int]] | int,

@@ -10,22 +10,10 @@ from scheduler.planning.bound import lower_bound_g
 from scheduler.planning.exact import Window, solve
 from scheduler.planning.oracle import OraclePolicy
 from scheduler.planning.problem import PlanJob, PlanProblem, plan_emissions_g
-from tests.scheduler.planning.problems import make_problem, witnessed_problems
+from tests.scheduler.planning.problems import make_job, make_problem, witnessed_problems
 
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 KWH_PER_SLOT = 0.3 * 0.25  # one 300 W GPU for one 15-minute slot
-
-
-def _job(job_id: str, release: int, deadline: int, duration: int = 1, **kw: object) -> PlanJob:
-    return PlanJob(
-        id=job_id,
-        gpus=1,
-        duration_slots=duration,
-        release_slot=release,
-        deadline_slot=deadline,
-        regions=(0,),
-        **kw,  # type: ignore[arg-type]
-    )
 
 
 def _relaxation_g(problem: PlanProblem) -> float:
@@ -42,7 +30,7 @@ def _relaxation_g(problem: PlanProblem) -> float:
 
 def test_bound_is_the_optimum_when_the_relaxation_is_integral() -> None:
     """One GPU, one clean slot wanted by two jobs: the bound is the oracle's optimum."""
-    problem = make_problem([[100.0, 10.0, 500.0]], 1, [_job("a", 0, 2), _job("b", 1, 3)])
+    problem = make_problem([[100.0, 10.0, 500.0]], 1, [make_job("a", 0, 2), make_job("b", 1, 3)])
     plan = OraclePolicy().plan(problem)
     expected = plan_emissions_g(problem, plan, problem.jobs)
     assert lower_bound_g(problem) == pytest.approx(expected, rel=1e-9)
@@ -51,28 +39,28 @@ def test_bound_is_the_optimum_when_the_relaxation_is_integral() -> None:
 
 def test_last_slot_counts_for_the_fraction_really_run() -> None:
     """A 1.5-slot rigid job: whole first slot, half the second, at the cheapest start."""
-    problem = make_problem([[10.0, 1.0, 100.0]], 1, [_job("a", 0, 3, duration=2)])
+    problem = make_problem([[10.0, 1.0, 100.0]], 1, [make_job("a", 0, 3, duration=2)])
     expected = (10.0 + 0.5 * 1.0) * KWH_PER_SLOT  # start 1 would cost 1 + 50
     assert lower_bound_g(problem, run_slots={"a": 1.5}) == pytest.approx(expected)
 
 
 def test_buckets_let_capacity_average_over_slots() -> None:
     """Two 1-slot jobs want the clean slot 0 of a 1-GPU region: only buckets of 2 allow it."""
-    problem = make_problem([[1.0, 50.0]], 1, [_job("a", 0, 2), _job("b", 0, 2)])
+    problem = make_problem([[1.0, 50.0]], 1, [make_job("a", 0, 2), make_job("b", 0, 2)])
     assert lower_bound_g(problem) == pytest.approx(51.0 * KWH_PER_SLOT)
     assert lower_bound_g(problem, bucket_slots=2) == pytest.approx(2.0 * KWH_PER_SLOT)
 
 
 def test_no_plan_placing_every_job_is_an_error() -> None:
     """Two jobs need the only slot of a 1-GPU region: the LP is infeasible."""
-    problem = make_problem([[1.0]], 1, [_job("a", 0, 1), _job("b", 0, 1)])
+    problem = make_problem([[1.0]], 1, [make_job("a", 0, 1), make_job("b", 0, 1)])
     with pytest.raises(RuntimeError, match="infeasible"):
         lower_bound_g(problem)
 
 
 def test_bad_arguments_name_the_fix() -> None:
     """Buckets under one slot and runs longer than the job are refused."""
-    problem = make_problem([[1.0, 2.0]], 1, [_job("a", 0, 2)])
+    problem = make_problem([[1.0, 2.0]], 1, [make_job("a", 0, 2)])
     with pytest.raises(ValueError, match="bucket_slots"):
         lower_bound_g(problem, bucket_slots=0)
     with pytest.raises(ValueError, match="run_slots"):
@@ -81,7 +69,7 @@ def test_bad_arguments_name_the_fix() -> None:
 
 @FAST
 @given(problem=witnessed_problems(overhead=True), bucket=st.integers(1, 3))
-def test_bound_never_exceeds_a_plan_that_places_every_job(
+def test_bound_never_exceeds_a_plan_that_places_everymake_job(
     problem: PlanProblem, bucket: int
 ) -> None:
     """Whatever the buckets, the oracle's full plan emits at least the bound."""

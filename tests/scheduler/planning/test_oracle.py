@@ -4,26 +4,14 @@ from __future__ import annotations
 
 from scheduler.planning.lowest_window import LowestWindowPolicy
 from scheduler.planning.oracle import OraclePolicy, components
-from scheduler.planning.problem import PlanJob, plan_emissions_g
+from scheduler.planning.problem import plan_emissions_g
 from scheduler.planning.validate import plan_violations
-from tests.scheduler.planning.problems import make_problem
-
-
-def _job(job_id: str, release: int, deadline: int, duration: int = 1, **kw: object) -> PlanJob:
-    return PlanJob(
-        id=job_id,
-        gpus=1,
-        duration_slots=duration,
-        release_slot=release,
-        deadline_slot=deadline,
-        regions=(0,),
-        **kw,  # type: ignore[arg-type]
-    )
+from tests.scheduler.planning.problems import make_job, make_problem
 
 
 def test_components_split_where_no_window_crosses() -> None:
     """Jobs whose windows chain stay together; a job after a gap starts a new component."""
-    jobs = [_job("a", 0, 3), _job("b", 2, 5), _job("c", 5, 8)]
+    jobs = [make_job("a", 0, 3), make_job("b", 2, 5), make_job("c", 5, 8)]
     assert [[j.id for j in group] for group in components(jobs)] == [["a", "b"], ["c"]]
 
 
@@ -33,7 +21,7 @@ def test_oracle_gives_the_green_slot_to_the_job_that_needs_it() -> None:
     Job a may run in slot 0 or 1, job b only in slot 1 or 2; slot 1 is clean. Greedy gives
     slot 1 to a, leaving b the dirty slot 2; the optimum runs a in 0 and b in 1.
     """
-    problem = make_problem([[100.0, 10.0, 500.0]], 1, [_job("a", 0, 2), _job("b", 1, 3)])
+    problem = make_problem([[100.0, 10.0, 500.0]], 1, [make_job("a", 0, 2), make_job("b", 1, 3)])
     oracle = OraclePolicy().plan(problem)
     greedy = LowestWindowPolicy().plan(problem)
     assert plan_violations(problem, oracle) == []
@@ -45,7 +33,7 @@ def test_oracle_gives_the_green_slot_to_the_job_that_needs_it() -> None:
 
 def test_oracle_leaves_out_only_what_cannot_fit() -> None:
     """Two jobs that both need the single slot 0 of a 1-GPU region: one is unplaced."""
-    problem = make_problem([[1.0, 1.0]], 1, [_job("a", 0, 1), _job("b", 0, 1)])
+    problem = make_problem([[1.0, 1.0]], 1, [make_job("a", 0, 1), make_job("b", 0, 1)])
     plan = OraclePolicy().plan(problem)
     assert len(plan.unplaced) == 1
     assert len(plan.placements) == 1
@@ -53,7 +41,7 @@ def test_oracle_leaves_out_only_what_cannot_fit() -> None:
 
 def test_non_interruptible_jobs_get_one_contiguous_run() -> None:
     """The MILP places a 2-slot job in its cheapest contiguous pair."""
-    problem = make_problem([[5.0, 1.0, 9.0, 1.0, 1.0]], 1, [_job("a", 0, 5, duration=2)])
+    problem = make_problem([[5.0, 1.0, 9.0, 1.0, 1.0]], 1, [make_job("a", 0, 5, duration=2)])
     plan = OraclePolicy().plan(problem)
     seg = plan.placements["a"]
     assert [(s.start, s.end) for s in seg] == [(3, 5)]
