@@ -189,7 +189,11 @@ class CarbonshiftPolicy:
         return Plan(placements=placed)
 
     def _whole(self, problem: PlanProblem) -> Plan | None:
-        """The whole problem solved by HiGHS; None when it gives no clean answer."""
+        """The whole problem solved by HiGHS; None when it gives no clean answer.
+
+        The LP relaxation of interruptible jobs is tried first; when rounding it loses a job,
+        the exact model (whole slots, one region per job) is solved within the same limit.
+        """
         slot_h = problem.slot_s / 3600.0
         spread = float(np.percentile(problem.intensity, 90) - np.percentile(problem.intensity, 10))
         kw = float(np.mean([job.power_w for job in problem.jobs])) / 1000.0
@@ -204,22 +208,41 @@ class CarbonshiftPolicy:
             tail_share=self.tail_share,
             tail_g_per_kwh=self.tail_cost * spread,
         )
-        try:
-            sol = solve(problem.jobs, window, self.exact_time_limit_s)
-            if any(sol.values[b.u] > 1e-6 for b in sol.blocks):
-                # not every job fits: leave out as few as possible, not a little of many
-                sol = solve(problem.jobs, window, self.fewest_time_limit_s, fewest_left_out=True)
-        except RuntimeError:
-            return None
-        placed, missed = placements_from(problem, sol, problem.capacity)
-        unplaced_lp = sum(1 for b in sol.blocks if sol.values[b.u] > 0.5)
-        if len(missed) > unplaced_lp or (missed and not sol.optimal):
-            return None  # rounding lost a job, or a stopped solver left some out: heuristic
-        return Plan(
-            placements=_canonical(problem.jobs, placed),
-            unplaced=tuple(sorted(missed)),
-            mip_gap=sol.mip_gap,
-        )
+        if problem.max_segments == 1:
+            # one segment allowed: an interruptible job is a contiguous one, and the exact
+            # model (which relaxes segment caps) must see it so
+            rigid = [replace(job, interruptible=False) for job in problem.jobs]
+            problem = replace(problem, jobs=rigid)
+        crowded = False
+        for whole in (False, True):
+            try:
+                sol = solve(
+                    problem.jobs, window, self.exact_time_limit_s, whole_interruptible=whole
+                )
+                crowded = crowded or any(sol.values[b.u] > 1e-6 for b in sol.blocks)
+                if crowded:
+                    # not every job fits: leave out as few as possible, not a little of many
+                    sol = solve(
+                        problem.jobs,
+                        window,
+                        self.fewest_time_limit_s,
+                        fewest_left_out=True,
+                        whole_interruptible=whole,
+                    )
+            except RuntimeError:
+                return None
+            placed, missed = placements_from(problem, sol, problem.capacity)
+            unplaced = sum(1 for b in sol.blocks if sol.values[b.u] > 0.5)
+            if missed and not sol.optimal:
+                return None  # a stopped solver left some out: the heuristic may place them
+            if len(missed) <= unplaced:
+                return Plan(
+                    placements=_canonical(problem.jobs, placed),
+                    unplaced=tuple(sorted(missed)),
+                    mip_gap=sol.mip_gap,
+                )
+            # rounding the LP lost a job: solve interruptible jobs exactly (whole slots)
+        return None
 
     def _reserve(self, problem: PlanProblem) -> np.ndarray:
         """GPUs held back per region and slot for arrivals (see ``reserve_fraction``)."""

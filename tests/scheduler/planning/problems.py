@@ -18,16 +18,25 @@ from scheduler.planning.problem import PlanJob, PlanProblem
 START = datetime(2026, 11, 26, 0, 0, tzinfo=UTC)
 
 
-def make_job(job_id: str, release: int, deadline: int, duration: int = 1, **kw: object) -> PlanJob:
-    """A 1-GPU job in region 0 (``kw``: any other ``PlanJob`` field)."""
+def make_job(
+    job_id: str,
+    release: int,
+    deadline: int,
+    duration: int = 1,
+    *,
+    gpus: int = 1,
+    regions: tuple[int, ...] = (0,),
+    interruptible: bool = False,
+) -> PlanJob:
+    """A job by hand: by default one GPU in region 0, non-interruptible."""
     return PlanJob(
         id=job_id,
-        gpus=1,
+        gpus=gpus,
         duration_slots=duration,
         release_slot=release,
         deadline_slot=deadline,
-        regions=(0,),
-        **kw,  # type: ignore[arg-type]
+        regions=regions,
+        interruptible=interruptible,
     )
 
 

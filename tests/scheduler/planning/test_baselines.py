@@ -10,18 +10,11 @@ from scheduler.planning.problem import PlanJob, Segment
 from scheduler.planning.run_now import RunNowPolicy
 from scheduler.planning.threshold import ThresholdPolicy
 from scheduler.planning.validate import plan_violations
-from tests.scheduler.planning.problems import make_problem
+from tests.scheduler.planning.problems import make_job, make_problem
 
 
 def _job(job_id: str, release: int, deadline: int, duration: int = 2) -> PlanJob:
-    return PlanJob(
-        id=job_id,
-        gpus=1,
-        duration_slots=duration,
-        release_slot=release,
-        deadline_slot=deadline,
-        regions=(0,),
-    )
+    return make_job(job_id, release, deadline, duration)
 
 
 def test_run_now_queues_when_the_region_is_full() -> None:

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from scheduler.planning.bound import lower_bound_g
 from scheduler.planning.exact import Window, solve
 from scheduler.planning.oracle import OraclePolicy
-from scheduler.planning.problem import PlanJob, PlanProblem, plan_emissions_g
+from scheduler.planning.problem import PlanProblem, plan_emissions_g
 from tests.scheduler.planning.problems import make_job, make_problem, witnessed_problems
 
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -69,7 +69,7 @@ def test_bad_arguments_name_the_fix() -> None:
 
 @FAST
 @given(problem=witnessed_problems(overhead=True), bucket=st.integers(1, 3))
-def test_bound_never_exceeds_a_plan_that_places_everymake_job(
+def test_bound_never_exceeds_a_plan_that_places_every_job(
     problem: PlanProblem, bucket: int
 ) -> None:
     """Whatever the buckets, the oracle's full plan emits at least the bound."""
@@ -82,15 +82,7 @@ def test_bound_never_exceeds_a_plan_that_places_everymake_job(
 def test_an_interruptible_job_never_runs_in_two_regions_at_once() -> None:
     """Two regions share one clean slot: the job still needs a dirty one (the MILP's LP
     relaxation would run both halves in the clean slot, one per region)."""
-    job = PlanJob(
-        id="a",
-        gpus=1,
-        duration_slots=2,
-        release_slot=0,
-        deadline_slot=3,
-        regions=(0, 1),
-        interruptible=True,
-    )
+    job = make_job("a", 0, 3, duration=2, regions=(0, 1), interruptible=True)
     problem = make_problem([[1.0, 100.0, 100.0], [1.0, 100.0, 100.0]], 1, [job])
     assert _relaxation_g(problem) == pytest.approx(2.0 * KWH_PER_SLOT)
     assert lower_bound_g(problem) == pytest.approx(101.0 * KWH_PER_SLOT)

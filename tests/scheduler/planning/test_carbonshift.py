@@ -8,28 +8,24 @@ from hypothesis import strategies as st
 
 from scheduler.planning.carbonshift import CarbonshiftPolicy
 from scheduler.planning.exact import Window, solve
-from scheduler.planning.problem import PlanJob, PlanProblem
+from scheduler.planning.problem import PlanProblem
 from scheduler.planning.validate import plan_violations
-from tests.scheduler.planning.problems import make_problem, witnessed_problems
+from tests.scheduler.planning.problems import make_job, make_problem, witnessed_problems
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def _job(job_id: str, duration: int) -> PlanJob:
-    return PlanJob(
-        id=job_id,
-        gpus=1,
-        duration_slots=duration,
-        release_slot=0,
-        deadline_slot=4,
-        regions=(0,),
-        interruptible=True,
-    )
-
-
 def _crowded() -> PlanProblem:
     """One GPU for 4 slots and 5 slots of work: leaving out job c (1 slot) is enough."""
-    return make_problem([[10.0, 20.0, 30.0, 40.0]], 1, [_job("a", 2), _job("b", 2), _job("c", 1)])
+    return make_problem(
+        [[10.0, 20.0, 30.0, 40.0]],
+        1,
+        [
+            make_job("a", 0, 4, 2, interruptible=True),
+            make_job("b", 0, 4, 2, interruptible=True),
+            make_job("c", 0, 4, 1, interruptible=True),
+        ],
+    )
 
 
 def test_the_per_kwh_penalty_alone_leaves_out_a_share_of_several_jobs_or_one() -> None:
@@ -86,15 +82,7 @@ def test_whole_interruptible_jobs_do_not_split_gpus_across_regions() -> None:
     region 0. The LP runs half the job in each region in slot 0; the exact model (used by the
     oracle on small problems) must pay for slot 1.
     """
-    job = PlanJob(
-        id="a",
-        gpus=2,
-        duration_slots=1,
-        release_slot=0,
-        deadline_slot=2,
-        regions=(0, 1),
-        interruptible=True,
-    )
+    job = make_job("a", 0, 2, gpus=2, regions=(0, 1), interruptible=True)
     problem = make_problem([[1.0, 100.0], [1.0, 100.0]], [[1, 2], [1, 0]], [job])
     window = Window(t0=0, t1=2, intensity=problem.intensity, capacity=problem.capacity, slot_h=0.25)
     kwh = 2 * 0.3 * 0.25
