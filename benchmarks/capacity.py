@@ -13,7 +13,7 @@ share of the oracle's savings, (baseline − planner) / (baseline − oracle). T
 
 Usage: .venv/bin/python benchmarks/capacity.py [--zones de,gb,fr] [--caps 1.0,0.75,0.6]
        [--kinds semi-weekly-interruptible,semi-weekly] [--forecasts perfect,gauss:0.10]
-       [--greedy lowest-window] [--no-oracle]
+       [--greedy lowest-window] [--no-oracle] [--arrival-forecast SCALE]
 The last line is JSON: every row and pass/fail.
 """
 
@@ -47,7 +47,13 @@ def main() -> int:
                 best, best_s = (math.nan, 0.0) if args.no_oracle else oracle(scenario, traces)
                 greedy = run(scenario, traces, args.greedy)
                 for forecast in args.forecasts.split(","):
-                    planner = run(scenario, traces, "carbonshift", forecast)
+                    planner = run(
+                        scenario,
+                        traces,
+                        "carbonshift",
+                        forecast,
+                        arrival_forecast=args.arrival_forecast,
+                    )
                     records.append(
                         row(
                             zone=zone,
@@ -110,6 +116,12 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--forecasts", default="perfect,gauss:0.10")
     parser.add_argument("--greedy", default="lowest-window", help="the job-by-job baseline")
     parser.add_argument("--no-oracle", action="store_true", help="skip the (slow) oracle")
+    parser.add_argument(
+        "--arrival-forecast",
+        type=float,
+        default=0.0,
+        help="hold last week's rigid jobs × this scale for the planner (0: off)",
+    )
     return parser.parse_args()
 
 

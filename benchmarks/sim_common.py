@@ -54,10 +54,14 @@ def run(
     policy_name: str,
     forecast: str = "perfect",
     seed: int = 0,
+    *,
+    arrival_forecast: float = 0.0,
 ) -> Outcome:
     """Simulate ``policy_name`` (the oracle offline); never raises for a bad schedule."""
     began = time.perf_counter()
-    options = EngineOptions(forecast=parse_forecast(forecast), seed=seed)
+    options = EngineOptions(
+        forecast=parse_forecast(forecast), seed=seed, arrival_forecast=arrival_forecast
+    )
     try:
         result = simulate(scenario, traces, policy(policy_name), options=options).result
     except ScheduleViolationError as exc:

@@ -56,6 +56,15 @@ def simulate_command(  # noqa: PLR0917  (a Typer command takes one parameter per
         float | None, typer.Option("--horizon-h", help="Forecast horizon in hours.", min=0.01)
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the forecast error.")] = 0,
+    arrival_forecast: Annotated[
+        float,
+        typer.Option(
+            "--arrival-forecast",
+            help="Expect last week's jobs again, × this scale, and keep their GPUs free "
+            "at their latest windows when every known job still fits (0: off).",
+            min=0.0,
+        ),
+    ] = 0.0,
     oracle: Annotated[
         bool, typer.Option("--oracle", help="Also compute the offline optimum.")
     ] = False,
@@ -75,7 +84,9 @@ def simulate_command(  # noqa: PLR0917  (a Typer command takes one parameter per
         scenario = load_scenario(jobs, regions)
         traces = load_traces([*carbon, *(more_carbon or [])], signal=signal)
         chosen = resolve_policy(policy)
-        options = EngineOptions(forecast=spec, horizon_h=horizon_h, seed=seed)
+        options = EngineOptions(
+            forecast=spec, horizon_h=horizon_h, seed=seed, arrival_forecast=arrival_forecast
+        )
         with _progress(len(scenario.jobs)) as observe:
             result = simulate(
                 scenario,

@@ -11,6 +11,11 @@ runs sooner and a later crunch of arrivals still fits. On by default; the other 
 knobs (a fixed lateness cost, a soft GPU reserve, keeping part of each job's slack) are off.
 See the decision record for what each costs.
 
+**Expected arrivals.** When the problem carries an arrival forecast
+(``PlanProblem.expected_use``, from ``arrivals.last_period_use``: last week's rigid jobs held
+at their latest windows), the jobs are planned in the capacity it leaves, and in all of it
+only if that would leave one out. The simulator supplies it with ``--arrival-forecast``.
+
 **Large problems** go through:
 
 1. *Congestion prices.* Every job picks its cheapest option alone; where those choices
@@ -148,7 +153,20 @@ class CarbonshiftPolicy:
     work_budget: int = 30_000
 
     def plan(self, problem: PlanProblem) -> Plan:
-        """Place every job it can; see the module docstring for the steps."""
+        """Place every job it can; see the module docstring for the steps.
+
+        With an arrival forecast (``problem.expected_use``) the jobs are first planned in the
+        capacity it leaves; if that leaves any job out, they are planned in all of it.
+        """
+        expected = problem.expected_use
+        if expected is not None and expected.any():
+            kept = np.maximum(problem.capacity - expected[:, : problem.slots], 0)
+            plan = self._plan(replace(problem, capacity=kept, expected_use=None))
+            if not plan.unplaced:
+                return plan
+        return self._plan(problem)
+
+    def _plan(self, problem: PlanProblem) -> Plan:
         per_slot = self._lateness(problem) * problem.slot_s / 86400.0
         problem = replace(problem, intensity=_normalised(problem.intensity, per_slot))
         if 0 < model_size(problem.jobs) <= self.exact_max_vars:

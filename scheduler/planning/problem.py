@@ -73,6 +73,9 @@ class PlanProblem:
     jobs: Sequence[PlanJob]
     resume_overhead_slots: int = 0
     max_segments: int = 8
+    #: GPUs per region and slot that jobs not yet submitted are expected to need (an arrival
+    #: forecast, ``arrivals.last_period_use``); a policy may keep them free. None: no forecast
+    expected_use: IntArray | None = None
 
     @property
     def slots(self) -> int:

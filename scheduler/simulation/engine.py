@@ -30,7 +30,8 @@ import numpy as np
 
 from scheduler.errors import ScenarioError, ScheduleViolationError
 from scheduler.model import IntensityTrace
-from scheduler.planning.problem import Plan, PlanJob, PlanProblem, Policy, Segment
+from scheduler.planning.arrivals import WEEK_S, History, last_period_use
+from scheduler.planning.problem import IntArray, Plan, PlanJob, PlanProblem, Policy, Segment
 from scheduler.protocols import SignalForecaster
 from scheduler.simulation.forecast_errors import ForecastModel, ForecastSpec, build_forecast_model
 from scheduler.simulation.grid import FloatArray, SlotGrid, StepIntegral
@@ -49,6 +50,9 @@ class EngineOptions:
     offline: bool = False
     resume_overhead_slots: int = 0
     max_segments: int = UNLIMITED_SEGMENTS
+    #: arrival forecast: the jobs submitted a week ago are expected again, × this scale, and
+    #: planners may keep their GPUs free (``planning.arrivals``); 0 turns it off
+    arrival_forecast: float = 0.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -177,6 +181,7 @@ class Simulator:
         self.horizon_slots = _horizon_slots(self.options.horizon_h, self.grid.slot_s)
         self.refresh = not self.options.forecast.perfect or self.horizon_slots is not None
         self.plan_times: list[float] = []
+        self.history = _history(scenario, self.grid)
 
     def run(self) -> EngineRun:
         """Replay every job; return their outcomes (``ScheduleViolationError`` on bad plans)."""
@@ -263,6 +268,20 @@ class Simulator:
             jobs=jobs,
             resume_overhead_slots=self.options.resume_overhead_slots,
             max_segments=self.options.max_segments,
+            expected_use=self._expected_use(t, length),
+        )
+
+    def _expected_use(self, t: int, length: int) -> IntArray | None:
+        """The arrival forecast (None when off or offline, where every job is known)."""
+        if self.options.arrival_forecast <= 0 or self.options.offline:
+            return None
+        return last_period_use(
+            self.history,
+            now=t,
+            slots=length,
+            regions=len(self.scenario.regions),
+            period=WEEK_S // self.grid.slot_s,
+            scale=self.options.arrival_forecast,
         )
 
     def _zone_forecast(self, zone: int, t: int, length: int) -> FloatArray:
@@ -330,6 +349,19 @@ class Simulator:
         state.run(seg.region, seg.start, seg.start + state.true_slots)
         self.occupied[seg.region, seg.start : seg.start + state.true_slots] += state.job.gpus
         state.plan = []
+
+
+def _history(scenario: Scenario, grid: SlotGrid) -> History:
+    """Every job in slots, for the arrival forecast (which reads only those already submitted)."""
+    jobs = scenario.jobs
+    return History(
+        release=np.array([grid.ceil_slot(j.submit_s) for j in jobs], dtype=np.int64),
+        deadline=np.array([grid.floor_slot(j.deadline_s) for j in jobs], dtype=np.int64),
+        duration=np.array([-(-j.estimated_duration_s // grid.slot_s) for j in jobs], np.int64),
+        gpus=np.array([j.gpus for j in jobs], dtype=np.int64),
+        region=np.array([scenario.region_indices((j.home_zone,))[0] for j in jobs], np.int64),
+        interruptible=np.array([j.interruptible for j in jobs], dtype=np.bool_),
+    )
 
 
 def _placement_problem(state: _State, segments: Sequence[Segment], t: int) -> str:

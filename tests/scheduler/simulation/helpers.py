@@ -23,12 +23,15 @@ def job_row(
     allowed: str = "",
     interruptible: bool = False,
     power_w: float = 1000.0,
+    day: int = 1,
+    deadline_day: int | None = None,
 ) -> str:
-    """One jobs-file row; times are given as ``HH:MM`` on 2024-01-01 (UTC)."""
+    """One jobs-file row; times are ``HH:MM`` on January ``day`` (``deadline_day``) 2024, UTC."""
     flag = "true" if interruptible else "false"
+    due = day if deadline_day is None else deadline_day
     return (
-        f"{job_id},2024-01-01T{submit}:00+00:00,{duration_s},2024-01-01T{deadline}:00+00:00,"
-        f"{gpus},{home},{allowed},{flag},{power_w}\n"
+        f"{job_id},2024-01-{day:02d}T{submit}:00+00:00,{duration_s},"
+        f"2024-01-{due:02d}T{deadline}:00+00:00,{gpus},{home},{allowed},{flag},{power_w}\n"
     )
 
 

@@ -199,3 +199,30 @@ def test_forecast_spec_parsing() -> None:
     for bad in ("gauss", "gauss:x", "ar1:0.1:1.5", "magic", "perfect:1"):
         with pytest.raises(ConfigError, match="gauss:E"):
             parse_forecast(bad)
+
+
+def test_arrival_forecast_holds_last_weeks_rigid_jobs_from_the_past_only(tmp_path: Path) -> None:
+    """A week later the planner sees last week's rigid job's latest window as expected use,
+    and never a job submitted after "now" (the horizon here is longer than a week)."""
+    loaded = scenario(
+        tmp_path,
+        [
+            job_row("last-week", "06:00", 2 * 3600, "12:00", gpus=3),
+            job_row("now", "05:00", 3600, "20:00", day=8, deadline_day=16),
+            job_row("later", "06:00", 3600, "20:00", gpus=5, day=8),
+        ],
+    )
+    traces = read_carbon_csv(write_carbon(tmp_path / "c.csv", {"DE": DAY * 9}))
+    points: list[DecisionPoint] = []
+    options = EngineOptions(arrival_forecast=1.0)
+    simulate(loaded, traces, EarliestPolicy(), options=options, observer=points.append)
+    at_five = next(p for p in points if p.time.day == 8 and p.time.hour == 5)
+    assert at_five.problem.expected_use is not None
+    held = [int(v) for v in at_five.problem.expected_use[0]]
+    # last week's job is due again on the 8th at 12:00: latest window 10:00–12:00 (slots 5, 6)
+    assert held[:8] == [0, 0, 0, 0, 0, 3, 3, 0]
+    # "later" (submitted at 06:00) would be held on the 15th at 19:00 if it leaked
+    assert max(held) == 3
+    points.clear()
+    simulate(loaded, traces, EarliestPolicy(), observer=points.append)
+    assert all(p.problem.expected_use is None for p in points)

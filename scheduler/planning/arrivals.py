@@ -1,0 +1,76 @@
+"""A forecast of the GPUs that jobs not yet submitted will need: last week's jobs, again.
+
+Training workloads repeat weekly (the same teams submit before the same deadlines), and an
+online planner that fills the green weekend with the jobs it knows on Wednesday has no room
+left for the long jobs that arrive on Friday afternoon with hours of slack. The forecast here
+assumes that every job submitted one ``period`` ago comes back one period later, with the
+same GPUs, duration and slack, and expects it to hold its GPUs over its *latest* window
+(``deadline − duration`` to ``deadline``), the slots it cannot do without. Multiplied by
+``scale`` (a crunch week can bring half as much work again as the week before) and rounded
+down, that is the ``PlanProblem.expected_use`` a policy may keep free.
+
+Only non-interruptible jobs already submitted (release ≤ now) are used, and only those whose
+whole latest window falls inside the planning horizon. Interruptible arrivals are not held:
+they run in whatever pieces are free, and known interruptible jobs can still make room for
+them later (on the LWA interruptible year holding them cost 0.6 pp of savings at 34 GPUs and
+saved no deadline the load-driven lateness cost had not). Pure numpy; see
+``docs/decisions/0002`` ("Arrival forecast") for what it buys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from scheduler.planning.problem import IntArray
+
+WEEK_S = 7 * 86400
+
+
+@dataclass(frozen=True, kw_only=True)
+class History:
+    """Submitted jobs, in slots of one grid (arrays of equal length)."""
+
+    release: IntArray
+    deadline: IntArray
+    duration: IntArray
+    gpus: IntArray
+    region: IntArray
+    interruptible: npt.NDArray[np.bool_]
+
+
+def last_period_use(
+    history: History, *, now: int, slots: int, regions: int, period: int, scale: float
+) -> IntArray:
+    """GPUs per ``[region, slot]`` (slot 0 = ``now``) that last period's jobs would hold again.
+
+    ``period`` is in slots (one week by default at the caller), ``scale`` ≥ 0 multiplies the
+    expected GPUs. See the module docstring.
+    """
+    if period <= 0 or scale < 0:
+        raise ValueError(
+            f"period {period} slots and scale {scale} must be positive; "
+            "use one week (7 × 86400 s / slot_s) and a scale such as 1.0"
+        )
+    use = np.zeros((regions, slots), dtype=np.float64)
+    if scale == 0 or slots <= 0:
+        return use.astype(np.int64)
+    seen = ~history.interruptible & (history.release > now - period) & (history.release <= now)
+    seen &= history.release <= now - period + slots
+    due = history.deadline[seen] + period - now
+    first = due - history.duration[seen]
+    inside = (first >= 0) & (due <= slots)
+    due, first = due[inside], first[inside]
+    gpus = history.gpus[seen][inside].astype(np.float64) * scale
+    region = history.region[seen][inside]
+    # difference array: +gpus at the first slot, −gpus at the end, summed along slots
+    delta = np.zeros((regions, slots + 1), dtype=np.float64)
+    np.add.at(delta, (region, first), gpus)
+    np.add.at(delta, (region, due), -gpus)
+    held: IntArray = np.floor(np.cumsum(delta[:, :slots], axis=1) + 1e-9).astype(np.int64)
+    return held
+
+
+__all__ = ["WEEK_S", "History", "last_period_use"]
