@@ -20,6 +20,7 @@ at ≥ 95 % of the optimum's. Target: ≥ 95 % of the reference's savings, 0 mis
 
 Usage: .venv/bin/python benchmarks/four_regions.py [--jobs slack-24h,slack-2x]
        [--forecasts perfect] [--reference bound|oracle|none] [--bucket-slots 4]
+       [--arrival-forecast SCALE]
        [--mixed-regions] [--limit N] [--no-planner]
 The last line is JSON: every row and pass/fail.
 """
@@ -67,7 +68,9 @@ def main() -> int:
             continue
         run_now, _ = timed(scenario, traces, "run-now", "perfect")
         for forecast in args.forecasts.split(","):
-            planner, seconds = timed(scenario, traces, "carbonshift", forecast)
+            planner, seconds = timed(
+                scenario, traces, "carbonshift", forecast, arrival_forecast=args.arrival_forecast
+            )
             records.append(
                 row(
                     name=name,
@@ -161,11 +164,16 @@ def reference_row(
 
 
 def timed(
-    scenario: Scenario, traces: dict[str, IntensityTrace], name: str, forecast: str
+    scenario: Scenario,
+    traces: dict[str, IntensityTrace],
+    name: str,
+    forecast: str,
+    *,
+    arrival_forecast: float = 0.0,
 ) -> tuple[SimulationResult, float]:
     """One simulation and its wall time."""
     began = time.perf_counter()
-    options = EngineOptions(forecast=parse_forecast(forecast))
+    options = EngineOptions(forecast=parse_forecast(forecast), arrival_forecast=arrival_forecast)
     result = simulate(scenario, traces, policy(name), options=options)
     return result, time.perf_counter() - began
 
@@ -232,6 +240,12 @@ def parse() -> argparse.Namespace:
         help="let the bound run an interruptible job in several regions at once (faster, looser)",
     )
     parser.add_argument("--no-planner", action="store_true", help="only the reference")
+    parser.add_argument(
+        "--arrival-forecast",
+        type=float,
+        default=0.0,
+        help="hold last week's rigid jobs × this scale for the planner (0: off)",
+    )
     parser.add_argument("--limit", type=int, default=0, help="only the first N jobs (quick run)")
     return parser.parse_args()
 
