@@ -60,8 +60,8 @@ def simulate_command(  # noqa: PLR0917  (a Typer command takes one parameter per
         float,
         typer.Option(
             "--arrival-forecast",
-            help="Expect last week's jobs again, × this scale, and keep their GPUs free "
-            "at their latest windows when every known job still fits (0: off).",
+            help="Expect last week's non-interruptible jobs again, their GPUs × this scale, "
+            "and keep their latest windows free when every known job still fits (0: off).",
             min=0.0,
         ),
     ] = 0.0,

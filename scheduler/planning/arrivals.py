@@ -51,12 +51,11 @@ def last_period_use(
     """
     if period <= 0 or scale < 0:
         raise ValueError(
-            f"period {period} slots and scale {scale} must be positive; "
-            "use one week (7 × 86400 s / slot_s) and a scale such as 1.0"
+            f"period {period} slots must be positive and scale {scale} at least 0; "
+            "use one week (7 × 86400 s / slot_s) and a scale such as 1.5"
         )
-    use = np.zeros((regions, slots), dtype=np.float64)
     if scale == 0 or slots <= 0:
-        return use.astype(np.int64)
+        return np.zeros((regions, max(slots, 0)), dtype=np.int64)
     seen = ~history.interruptible & (history.release > now - period) & (history.release <= now)
     seen &= history.release <= now - period + slots
     due = history.deadline[seen] + period - now

@@ -50,8 +50,8 @@ class EngineOptions:
     offline: bool = False
     resume_overhead_slots: int = 0
     max_segments: int = UNLIMITED_SEGMENTS
-    #: arrival forecast: the jobs submitted a week ago are expected again, × this scale, and
-    #: planners may keep their GPUs free (``planning.arrivals``); 0 turns it off
+    #: arrival forecast: the non-interruptible jobs submitted a week ago are expected again,
+    #: their GPUs × this scale, and planners may keep them free (``planning.arrivals``); 0: off
     arrival_forecast: float = 0.0
 
 

@@ -54,9 +54,9 @@ def test_interruptible_unseen_and_out_of_horizon_jobs_are_not_held() -> None:
 
 
 def test_bad_period_or_scale_is_refused_with_the_fix() -> None:
-    with pytest.raises(ValueError, match="must be positive"):
+    with pytest.raises(ValueError, match="period 0 slots must be positive"):
         last_period_use(history(), now=0, slots=4, regions=1, period=0, scale=1.0)
-    with pytest.raises(ValueError, match="scale -1"):
+    with pytest.raises(ValueError, match=r"scale -1\.0 at least 0"):
         last_period_use(history(), now=0, slots=4, regions=1, period=5, scale=-1.0)
 
 
