@@ -24,7 +24,16 @@ import math
 import sys
 from typing import Any
 
-from sim_common import LWA, Outcome, efficiency, oracle, print_json, print_table, run
+from sim_common import (
+    LWA,
+    Outcome,
+    add_arrival_forecast,
+    efficiency,
+    oracle,
+    print_json,
+    print_table,
+    run,
+)
 
 from forecasts.traces import read_carbon_csv
 from scheduler.simulation.scenario import load_scenario
@@ -116,12 +125,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--forecasts", default="perfect,gauss:0.10")
     parser.add_argument("--greedy", default="lowest-window", help="the job-by-job baseline")
     parser.add_argument("--no-oracle", action="store_true", help="skip the (slow) oracle")
-    parser.add_argument(
-        "--arrival-forecast",
-        type=float,
-        default=0.0,
-        help="hold last week's rigid jobs × this scale for the planner (0: off)",
-    )
+    add_arrival_forecast(parser)
     return parser.parse_args()
 
 

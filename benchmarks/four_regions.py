@@ -35,7 +35,16 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
-from sim_common import ALIBABA, REPO, efficiency, oracle, policy, print_json, print_table
+from sim_common import (
+    ALIBABA,
+    REPO,
+    add_arrival_forecast,
+    efficiency,
+    oracle,
+    policy,
+    print_json,
+    print_table,
+)
 
 from forecasts.traces import load_carbon_traces
 from scheduler.model import IntensityTrace
@@ -240,12 +249,7 @@ def parse() -> argparse.Namespace:
         help="let the bound run an interruptible job in several regions at once (faster, looser)",
     )
     parser.add_argument("--no-planner", action="store_true", help="only the reference")
-    parser.add_argument(
-        "--arrival-forecast",
-        type=float,
-        default=0.0,
-        help="hold last week's rigid jobs × this scale for the planner (0: off)",
-    )
+    add_arrival_forecast(parser)
     parser.add_argument("--limit", type=int, default=0, help="only the first N jobs (quick run)")
     return parser.parse_args()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import sys
@@ -81,6 +82,16 @@ def run(
         missed=result["missed_deadlines"],
         seconds=time.perf_counter() - began,
         plan_p95_s=result["plan_time_s"]["p95"],
+    )
+
+
+def add_arrival_forecast(parser: argparse.ArgumentParser) -> None:
+    """The ``--arrival-forecast SCALE`` option (``EngineOptions.arrival_forecast``)."""
+    parser.add_argument(
+        "--arrival-forecast",
+        type=float,
+        default=0.0,
+        help="hold last week's rigid jobs × this scale for the planner (0: off)",
     )
 
 
