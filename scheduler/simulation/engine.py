@@ -181,12 +181,13 @@ class Simulator:
         self.horizon_slots = _horizon_slots(self.options.horizon_h, self.grid.slot_s)
         self.refresh = not self.options.forecast.perfect or self.horizon_slots is not None
         self.plan_times: list[float] = []
-        self.history = _history(scenario, self.grid)
+        self.history = _history([])  # set in ``run`` from the jobs' states
 
     def run(self) -> EngineRun:
         """Replay every job; return their outcomes (``ScheduleViolationError`` on bad plans)."""
         states = [_State(job, self.grid, self.scenario) for job in self.scenario.jobs]
         states.sort(key=lambda s: s.release)
+        self.history = _history(states)
         pending, active = list(reversed(states)), []
         t: int | None = 0 if self.options.offline else states[0].release
         while t is not None:
@@ -351,16 +352,15 @@ class Simulator:
         state.plan = []
 
 
-def _history(scenario: Scenario, grid: SlotGrid) -> History:
+def _history(states: Sequence[_State]) -> History:
     """Every job in slots, for the arrival forecast (which reads only those already submitted)."""
-    jobs = scenario.jobs
     return History(
-        release=np.array([grid.ceil_slot(j.submit_s) for j in jobs], dtype=np.int64),
-        deadline=np.array([grid.floor_slot(j.deadline_s) for j in jobs], dtype=np.int64),
-        duration=np.array([-(-j.estimated_duration_s // grid.slot_s) for j in jobs], np.int64),
-        gpus=np.array([j.gpus for j in jobs], dtype=np.int64),
-        region=np.array([scenario.region_indices((j.home_zone,))[0] for j in jobs], np.int64),
-        interruptible=np.array([j.interruptible for j in jobs], dtype=np.bool_),
+        release=np.array([s.release for s in states], dtype=np.int64),
+        deadline=np.array([s.deadline for s in states], dtype=np.int64),
+        duration=np.array([s.est_slots for s in states], dtype=np.int64),
+        gpus=np.array([s.job.gpus for s in states], dtype=np.int64),
+        region=np.array([s.home for s in states], dtype=np.int64),
+        interruptible=np.array([s.job.interruptible for s in states], dtype=np.bool_),
     )
 
 
