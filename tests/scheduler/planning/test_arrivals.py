@@ -44,13 +44,14 @@ def test_scale_multiplies_the_gpus_and_rounds_down() -> None:
 
 
 def test_interruptible_unseen_and_out_of_horizon_jobs_are_not_held() -> None:
+    """A 40-slot horizon (longer than the period) would reach jobs released after now."""
     past = history(
         (13, 23, 4, 2, True),  # interruptible: runs in whatever pieces are free
-        (31, 35, 2, 2, False),  # released after now: not known yet
+        (31, 35, 2, 2, False),  # released after now (30): not known yet
         (9, 40, 4, 2, False),  # released more than a period ago
-        (14, 30, 4, 2, False),  # due at slot 20 from now, past the 16-slot horizon
+        (14, 55, 4, 2, False),  # due at slot 45 from now, past the 40-slot horizon
     )
-    assert use(past) == [0] * 16
+    assert use(past, slots=40) == [0] * 40
 
 
 def test_bad_period_or_scale_is_refused_with_the_fix() -> None:
