@@ -213,7 +213,8 @@ class PowerBackend(Protocol):
     """GPU power management on one node. NVML is the real one; simulated GPUs the fake.
 
     Invariant: after ``set_power_limit_mw`` returns, ``get_power_limit_mw`` reports the limit
-    the device enforces (which the setter returns), always within the GPU's constraints.
+    set (which the setter returns), always within the GPU's constraints, and the device
+    enforces it or a lower one (a constraint of its own, e.g. a data-centre cap).
     """
 
     def gpus(self) -> Sequence[GpuInfo]:
@@ -225,7 +226,7 @@ class PowerBackend(Protocol):
         ...
 
     def get_power_limit_mw(self, index: int) -> int:
-        """The enforced power limit of GPU ``index`` in milliwatts.
+        """The power limit set on GPU ``index`` in milliwatts (NVML's management limit).
 
         Raises:
             GpuLostError, PowerNotSupportedError.
@@ -233,7 +234,7 @@ class PowerBackend(Protocol):
         ...
 
     def set_power_limit_mw(self, index: int, limit_mw: int) -> int:
-        """Set the power limit of GPU ``index``; return the limit read back afterwards.
+        """Set the power limit of GPU ``index``; return it, read back, once it is enforced.
 
         Raises:
             ValueError: ``limit_mw`` outside ``[min_limit_mw, max_limit_mw]``.

@@ -3,7 +3,8 @@
 Safety rules, in the order they apply:
 
 * Before the first change of a GPU's limit, its original limit is written durably to the
-  journal; then the limit is set and read back (the enforced value is what the lease records).
+  journal; then the limit is set and read back (the value read back is what the lease records;
+  the backend returns once the device enforces it).
 * A request for several GPUs is all or nothing: on any failure the GPUs already changed go back
   to the limits they had and the journal to what it held.
 * A lease ends by release, by expiry without renewal, by the death of its holder process
@@ -146,7 +147,7 @@ class NodeAgent:
         self._log.error(what, error=f"{type(exc).__name__}: {exc}")
 
     def limit_mw(self, gpu: int) -> int:
-        """Current enforced limit of ``gpu``."""
+        """Current limit set on ``gpu``."""
         return self._backend.get_power_limit_mw(gpu)
 
     def _check(self, request: CapRequest) -> None:

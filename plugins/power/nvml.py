@@ -4,6 +4,13 @@ The vendor module is injected (``NvmlPowerBackend(nvml=pynvml, clock=...)``), so
 the backend with a stand-in module at the vendor boundary; ``NvmlPowerBackend.load`` imports the
 real one. Every ``pynvml.NVMLError`` is translated here into a ``scheduler.errors`` class.
 
+The limit the backend reads, sets and restores is NVML's *power management limit*: the value
+``nvmlDeviceSetPowerManagementLimit`` writes and ``nvmlDeviceGetPowerManagementLimit`` reads
+back at once. The *enforced* limit follows it with a delay (about 250 ms on an H100 with driver
+580, measured with ``scripts/gpu-check``) and can be lower where another constraint applies, so
+it is no measure of "what we set": reading it right after a set still shows the old limit. The
+setter therefore waits, up to ``SETTLE_S``, until the enforced limit is at or below the one set.
+
 Energy comes from ``nvmlDeviceGetTotalEnergyConsumption`` (mJ, Volta and newer). Where the
 counter is not supported the backend integrates ``nvmlDeviceGetPowerUsage`` samples (trapezoids
 between calls to ``energy_mj``) and ``energy_source`` says ``integrated_samples``.
@@ -12,6 +19,8 @@ between calls to ``energy_mj``) and ``energy_source`` says ``integrated_samples`
 from __future__ import annotations
 
 import importlib
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +44,9 @@ _NOT_AVAILABLE = (
 _LOST = ("GPU_IS_LOST", "GPU_NOT_FOUND", "RESET_REQUIRED")
 _NOT_SUPPORTED = ("NOT_SUPPORTED", "FUNCTION_NOT_FOUND")
 _FIX_PERMISSION = "run the node agent as root or with CAP_SYS_ADMIN (see README, GPU power)"
+SETTLE_S = 2.0
+"""How long the setter waits for the device to enforce a lowered limit."""
+_POLL_S = 0.05
 
 
 class NvmlOptions(PluginOptions):
@@ -53,9 +65,12 @@ class _Integrator:
 class NvmlPowerBackend:
     """GPU power limits, power and energy of the local node through NVML."""
 
-    def __init__(self, *, nvml: Any, clock: Clock) -> None:
+    def __init__(
+        self, *, nvml: Any, clock: Clock, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
         self._nvml = nvml
         self._clock = clock
+        self._sleep = sleep
         self._call(nvml.nvmlInit)
         self._handles = [
             self._call(nvml.nvmlDeviceGetHandleByIndex, i)
@@ -97,11 +112,19 @@ class NvmlPowerBackend:
         )
 
     def get_power_limit_mw(self, index: int) -> int:
-        """The limit the device enforces now (mW)."""
+        """The power management limit set on the device now (mW)."""
+        return int(self._call(self._nvml.nvmlDeviceGetPowerManagementLimit, self._handle(index)))
+
+    def enforced_power_limit_mw(self, index: int) -> int:
+        """The limit the device enforces now (mW): the one set, once applied, or lower."""
         return int(self._call(self._nvml.nvmlDeviceGetEnforcedPowerLimit, self._handle(index)))
 
     def set_power_limit_mw(self, index: int, limit_mw: int) -> int:
-        """Set the limit with the checked v1 setter, then read back the enforced limit."""
+        """Set the limit with the checked v1 setter; return it once the device enforces it.
+
+        Raises:
+            PowerError: the device still enforces more than ``limit_mw`` after ``SETTLE_S``.
+        """
         info = self._info(index)
         if not info.min_limit_mw <= limit_mw <= info.max_limit_mw:
             raise ValueError(
@@ -109,7 +132,18 @@ class NvmlPowerBackend:
                 f"[{info.min_limit_mw}, {info.max_limit_mw}] mW; choose a limit in that range"
             )
         self._call(self._nvml.nvmlDeviceSetPowerManagementLimit, self._handle(index), limit_mw)
-        return self.get_power_limit_mw(index)
+        applied = self.get_power_limit_mw(index)
+        for _ in range(round(SETTLE_S / _POLL_S)):
+            if self.enforced_power_limit_mw(index) <= applied:
+                return applied
+            self._sleep(_POLL_S)
+        enforced = self.enforced_power_limit_mw(index)
+        if enforced <= applied:
+            return applied
+        raise PowerError(
+            f"GPU {index}: the power limit was set to {applied} mW but the device still "
+            f"enforces {enforced} mW after {SETTLE_S:g} s; check it with `nvidia-smi -q -d POWER`"
+        )
 
     def mig_enabled(self, index: int) -> bool:
         """True when GPU ``index`` is partitioned into MIG instances (False if unsupported)."""

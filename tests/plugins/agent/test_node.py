@@ -84,6 +84,32 @@ def test_multi_gpu_cap_is_all_or_nothing(tmp_path: Path, clock: FakeClock) -> No
     assert FileLeaseJournal(tmp_path / "leases.json").load() == {}
 
 
+def test_a_lagging_enforced_limit_is_no_drift_and_every_limit_comes_back(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """Real H100 behaviour (scripts/gpu-check): the enforced limit follows a set with a delay.
+
+    The lease records the limit set, no drift is seen, release restores the original, and
+    after a crash start-up recovery restores it too.
+    """
+    devices = [StandInDevice(uuid=f"GPU-{i}", enforce_lag_reads=2) for i in range(2)]
+    backend = NvmlPowerBackend(
+        nvml=StandInNvml(devices, clock), clock=clock, sleep=lambda _s: clock.advance(0.05)
+    )
+    agent = _agent(tmp_path, clock, backend)
+    [lease] = agent.cap(_cap((0,), limit_mw=200_000))
+    assert lease.limit_mw == 200_000
+    with capture_logs() as logs:
+        agent.tick()
+        agent.release("job-a")
+    assert [log["event"] for log in logs if log["event"].startswith("drift")] == []
+    assert [d.limit_mw for d in devices] == [300_000, 300_000]
+    agent.cap(_cap((1,), limit_mw=150_000, job="job-b"))
+    restarted = _agent(tmp_path, clock, backend)
+    assert restarted.recover() == [1]
+    assert [d.limit_mw for d in devices] == [300_000, 300_000]
+
+
 def test_a_gpu_leased_to_another_job_is_refused(tmp_path: Path, clock: FakeClock) -> None:
     """A second job cannot cap a GPU another job holds; its other GPUs are untouched."""
     agent = _agent(tmp_path, clock)

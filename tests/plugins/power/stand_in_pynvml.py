@@ -43,8 +43,10 @@ class StandInDevice:
     min_mw: int = 100_000
     max_mw: int = 300_000
     default_mw: int = 300_000
-    limit_mw: int = 300_000
-    enforced_offset_mw: int = 0  # the device enforces limit + offset (e.g. rounding)
+    limit_mw: int = 300_000  # the management limit: what the setter writes
+    enforced_mw: int = 0  # what the device enforces, which follows with a delay (set below)
+    enforce_lag_reads: int = 0  # enforced reads after a set that still show the old limit
+    external_cap_mw: int | None = None  # another constraint the device also enforces
     energy_counter: bool = True
     power_readings: bool = True
     mig: bool = False
@@ -53,9 +55,21 @@ class StandInDevice:
     energy_mj: float = 0.0
     last_s: float | None = None
     set_calls: list[int] = field(default_factory=list)
+    lag_left: int = 0
+
+    def __post_init__(self) -> None:
+        self.enforce()
 
     def draw_mw(self) -> int:
-        return int(0.8 * (self.limit_mw + self.enforced_offset_mw))
+        return int(0.8 * self.enforced_mw)
+
+    def enforce(self) -> int:
+        """The enforced limit, reaching min(management limit, external cap) after the lag."""
+        if self.lag_left > 0:
+            self.lag_left -= 1
+        else:
+            self.enforced_mw = min(self.limit_mw, self.external_cap_mw or self.limit_mw)
+        return self.enforced_mw
 
 
 class StandInNvml:
@@ -111,9 +125,11 @@ class StandInNvml:
     def nvmlDeviceGetPowerManagementDefaultLimit(self, handle: StandInDevice) -> int:  # noqa: N802
         return self._ok(handle).default_mw
 
+    def nvmlDeviceGetPowerManagementLimit(self, handle: StandInDevice) -> int:  # noqa: N802
+        return self._ok(handle).limit_mw
+
     def nvmlDeviceGetEnforcedPowerLimit(self, handle: StandInDevice) -> int:  # noqa: N802
-        device = self._ok(handle)
-        return device.limit_mw + device.enforced_offset_mw
+        return self._ok(handle).enforce()
 
     def nvmlDeviceSetPowerManagementLimit(self, handle: StandInDevice, limit: int) -> None:  # noqa: N802
         device = self._ok(handle)
@@ -123,6 +139,7 @@ class StandInNvml:
             raise NVMLError(NVML_ERROR_INVALID_ARGUMENT)
         self._advance(device)
         device.limit_mw = limit
+        device.lag_left = device.enforce_lag_reads
         device.set_calls.append(limit)
 
     def nvmlDeviceGetPowerUsage(self, handle: StandInDevice) -> int:  # noqa: N802

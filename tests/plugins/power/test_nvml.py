@@ -9,6 +9,7 @@ from scheduler.clock import FakeClock
 from scheduler.errors import (
     GpuLostError,
     NvmlNotAvailableError,
+    PowerError,
     PowerNotSupportedError,
     PowerPermissionError,
 )
@@ -26,12 +27,36 @@ def test_without_the_library_it_says_nvml_not_available(clock: FakeClock) -> Non
         NvmlPowerBackend(nvml=module, clock=clock)
 
 
-def test_setter_uses_the_v1_call_and_reads_back_the_enforced_limit(clock: FakeClock) -> None:
-    """The device may enforce a slightly different limit; the setter returns that one."""
-    device = StandInDevice(uuid="GPU-a", enforced_offset_mw=-500)
-    backend = _backend(clock, device)
-    assert backend.set_power_limit_mw(0, 200_000) == 199_500
+def test_setter_waits_until_the_device_enforces_the_lowered_limit(clock: FakeClock) -> None:
+    """As on an H100: the enforced limit lags the set one; the setter returns once it follows."""
+    device = StandInDevice(uuid="GPU-a", enforce_lag_reads=3)
+    naps: list[float] = []
+    backend = NvmlPowerBackend(nvml=StandInNvml([device], clock), clock=clock, sleep=naps.append)
+    assert backend.set_power_limit_mw(0, 200_000) == 200_000
     assert device.set_calls == [200_000]
+    assert len(naps) == 3
+    assert backend.enforced_power_limit_mw(0) == 200_000
+
+
+def test_the_limit_read_is_the_one_set_not_a_lower_enforced_one(clock: FakeClock) -> None:
+    """Another constraint may make the device enforce less; the backend reports what it set."""
+    device = StandInDevice(uuid="GPU-a", external_cap_mw=150_000)
+    backend = _backend(clock, device)
+    assert backend.set_power_limit_mw(0, 200_000) == 200_000
+    assert (backend.get_power_limit_mw(0), backend.enforced_power_limit_mw(0)) == (
+        200_000,
+        150_000,
+    )
+
+
+def test_a_limit_the_device_never_enforces_is_an_error_naming_both(clock: FakeClock) -> None:
+    """Still above the set limit after the settle time: PowerError with both values."""
+    device = StandInDevice(uuid="GPU-a", enforce_lag_reads=10_000)
+    backend = NvmlPowerBackend(
+        nvml=StandInNvml([device], clock), clock=clock, sleep=lambda _s: None
+    )
+    with pytest.raises(PowerError, match=r"set to 200000 mW but the device still enforces 300000"):
+        backend.set_power_limit_mw(0, 200_000)
 
 
 def test_uuid_and_constraints_come_from_the_device(clock: FakeClock) -> None:
