@@ -17,7 +17,7 @@ from plugins.power.simulated import SimulatedPowerBackend
 from scheduler.clock import FakeClock
 from scheduler.errors import LeaseConflictError, PowerNotSupportedError, PowerPermissionError
 from scheduler.protocols import PowerBackend
-from tests.plugins.power.stand_in_pynvml import StandInDevice, StandInNvml
+from tests.plugins.power.stand_in_pynvml import StandInDevice, StandInNvml, sleeper
 
 DEFAULT_MW = 250_000
 
@@ -93,9 +93,7 @@ def test_a_lagging_enforced_limit_is_no_drift_and_every_limit_comes_back(
     after a crash start-up recovery restores it too.
     """
     devices = [StandInDevice(uuid=f"GPU-{i}", enforce_lag_reads=2) for i in range(2)]
-    backend = NvmlPowerBackend(
-        nvml=StandInNvml(devices, clock), clock=clock, sleep=lambda _s: clock.advance(0.05)
-    )
+    backend = NvmlPowerBackend(nvml=StandInNvml(devices, clock), clock=clock, sleep=sleeper(clock))
     agent = _agent(tmp_path, clock, backend)
     [lease] = agent.cap(_cap((0,), limit_mw=200_000))
     assert lease.limit_mw == 200_000

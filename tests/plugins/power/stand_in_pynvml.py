@@ -8,6 +8,7 @@ nvidia-ml-py 13: limits in mW, energy in mJ, ``nvmlDeviceGetUUID`` returning ``s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from scheduler.clock import FakeClock
@@ -173,3 +174,12 @@ class StandInNvml:
             raise NVMLError(NVML_ERROR_GPU_IS_LOST)
         self._advance(handle)
         return handle
+
+
+def sleeper(clock: FakeClock) -> Callable[[float], None]:
+    """A ``sleep`` for ``NvmlPowerBackend`` that advances the fake clock instead of waiting."""
+
+    def sleep(seconds: float) -> None:
+        clock.advance(seconds)
+
+    return sleep
