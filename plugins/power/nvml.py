@@ -7,7 +7,7 @@ real one. Every ``pynvml.NVMLError`` is translated here into a ``scheduler.error
 The limit the backend reads, sets and restores is NVML's *power management limit*: the value
 ``nvmlDeviceSetPowerManagementLimit`` writes and ``nvmlDeviceGetPowerManagementLimit`` reads
 back at once. The *enforced* limit follows it with a delay (about 250 ms on an H100 with driver
-580, measured with ``scripts/gpu-check``) and can be lower where another constraint applies, so
+580, seen while running ``scripts/gpu-check``) and can be lower where another constraint applies, so
 it is no measure of "what we set": reading it right after a set still shows the old limit. The
 setter therefore waits, up to ``SETTLE_S``, until the enforced limit is at or below the one set.
 
@@ -133,13 +133,13 @@ class NvmlPowerBackend:
             )
         self._call(self._nvml.nvmlDeviceSetPowerManagementLimit, self._handle(index), limit_mw)
         applied = self.get_power_limit_mw(index)
-        for _ in range(round(SETTLE_S / _POLL_S)):
-            if self.enforced_power_limit_mw(index) <= applied:
+        polls = round(SETTLE_S / _POLL_S)
+        for poll in range(polls + 1):
+            enforced = self.enforced_power_limit_mw(index)
+            if enforced <= applied:
                 return applied
-            self._sleep(_POLL_S)
-        enforced = self.enforced_power_limit_mw(index)
-        if enforced <= applied:
-            return applied
+            if poll < polls:
+                self._sleep(_POLL_S)
         raise PowerError(
             f"GPU {index}: the power limit was set to {applied} mW but the device still "
             f"enforces {enforced} mW after {SETTLE_S:g} s; check it with `nvidia-smi -q -d POWER`"
