@@ -13,7 +13,7 @@ share of the oracle's savings, (baseline − planner) / (baseline − oracle). T
 
 Usage: .venv/bin/python benchmarks/capacity.py [--zones de,gb,fr] [--caps 1.0,0.75,0.6]
        [--kinds semi-weekly-interruptible,semi-weekly] [--forecasts perfect,gauss:0.10]
-       [--greedy lowest-window] [--no-oracle] [--arrival-forecast SCALE]
+       [--greedy lowest-window] [--no-oracle] [--arrival-forecast S] [--arrival-reserve S]
 The last line is JSON: every row and pass/fail.
 """
 
@@ -62,6 +62,7 @@ def main() -> int:
                         "carbonshift",
                         forecast,
                         arrival_forecast=args.arrival_forecast,
+                        arrival_reserve=args.arrival_reserve,
                     )
                     records.append(
                         row(

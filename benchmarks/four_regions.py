@@ -20,7 +20,7 @@ at ≥ 95 % of the optimum's. Target: ≥ 95 % of the reference's savings, 0 mis
 
 Usage: .venv/bin/python benchmarks/four_regions.py [--jobs slack-24h,slack-2x]
        [--forecasts perfect] [--reference bound|oracle|none] [--bucket-slots 4]
-       [--arrival-forecast SCALE]
+       [--arrival-forecast S] [--arrival-reserve S]
        [--mixed-regions] [--limit N] [--no-planner]
 The last line is JSON: every row and pass/fail.
 """
@@ -78,7 +78,12 @@ def main() -> int:
         run_now, _ = timed(scenario, traces, "run-now", "perfect")
         for forecast in args.forecasts.split(","):
             planner, seconds = timed(
-                scenario, traces, "carbonshift", forecast, arrival_forecast=args.arrival_forecast
+                scenario,
+                traces,
+                "carbonshift",
+                forecast,
+                arrival_forecast=args.arrival_forecast,
+                arrival_reserve=args.arrival_reserve,
             )
             records.append(
                 row(
@@ -179,10 +184,15 @@ def timed(
     forecast: str,
     *,
     arrival_forecast: float = 0.0,
+    arrival_reserve: float = 0.0,
 ) -> tuple[SimulationResult, float]:
     """One simulation and its wall time."""
     began = time.perf_counter()
-    options = EngineOptions(forecast=parse_forecast(forecast), arrival_forecast=arrival_forecast)
+    options = EngineOptions(
+        forecast=parse_forecast(forecast),
+        arrival_forecast=arrival_forecast,
+        arrival_reserve=arrival_reserve,
+    )
     result = simulate(scenario, traces, policy(name), options=options)
     return result, time.perf_counter() - began
 

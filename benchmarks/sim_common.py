@@ -57,11 +57,15 @@ def run(
     seed: int = 0,
     *,
     arrival_forecast: float = 0.0,
+    arrival_reserve: float = 0.0,
 ) -> Outcome:
     """Simulate ``policy_name`` (the oracle offline); never raises for a bad schedule."""
     began = time.perf_counter()
     options = EngineOptions(
-        forecast=parse_forecast(forecast), seed=seed, arrival_forecast=arrival_forecast
+        forecast=parse_forecast(forecast),
+        seed=seed,
+        arrival_forecast=arrival_forecast,
+        arrival_reserve=arrival_reserve,
     )
     try:
         result = simulate(scenario, traces, policy(policy_name), options=options).result
@@ -86,12 +90,18 @@ def run(
 
 
 def add_arrival_forecast(parser: argparse.ArgumentParser) -> None:
-    """The ``--arrival-forecast SCALE`` option (``EngineOptions.arrival_forecast``)."""
+    """``--arrival-forecast`` and ``--arrival-reserve SCALE`` (``EngineOptions``)."""
     parser.add_argument(
         "--arrival-forecast",
         type=float,
         default=0.0,
         help="hold last week's rigid jobs × this scale for the planner (0: off)",
+    )
+    parser.add_argument(
+        "--arrival-reserve",
+        type=float,
+        default=0.0,
+        help="keep last week's jobs' GPU-hours × this scale as a priced reserve (0: off)",
     )
 
 

@@ -65,6 +65,15 @@ def simulate_command(  # noqa: PLR0917  (a Typer command takes one parameter per
             min=0.0,
         ),
     ] = 0.0,
+    arrival_reserve: Annotated[
+        float,
+        typer.Option(
+            "--arrival-reserve",
+            help="Expect last week's jobs of both kinds again, their GPU-hours × this scale "
+            "spread over their windows, and keep that many GPUs as a priced reserve (0: off).",
+            min=0.0,
+        ),
+    ] = 0.0,
     oracle: Annotated[
         bool, typer.Option("--oracle", help="Also compute the offline optimum.")
     ] = False,
@@ -85,7 +94,11 @@ def simulate_command(  # noqa: PLR0917  (a Typer command takes one parameter per
         traces = load_traces([*carbon, *(more_carbon or [])], signal=signal)
         chosen = resolve_policy(policy)
         options = EngineOptions(
-            forecast=spec, horizon_h=horizon_h, seed=seed, arrival_forecast=arrival_forecast
+            forecast=spec,
+            horizon_h=horizon_h,
+            seed=seed,
+            arrival_forecast=arrival_forecast,
+            arrival_reserve=arrival_reserve,
         )
         with _progress(len(scenario.jobs)) as observe:
             result = simulate(

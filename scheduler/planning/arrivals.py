@@ -13,8 +13,14 @@ Only non-interruptible jobs already submitted (release ≤ now) are used, and on
 whole latest window falls inside the planning horizon. Interruptible arrivals are not held:
 they run in whatever pieces are free, and known interruptible jobs can still make room for
 them later (on the LWA interruptible year holding them cost 0.6 pp of savings at 34 GPUs and
-saved no deadline the load-driven lateness cost had not). Pure numpy; see
-``docs/decisions/0002`` ("Arrival forecast") for what it buys.
+saved no deadline the load-driven lateness cost had not).
+
+``last_period_demand`` is the soft counterpart for every job kind: each job of the last
+period comes back, its GPU-slots (GPUs × duration × ``scale``) spread evenly over its whole
+window. The planner keeps that many GPUs as a *priced* reserve (``PlanProblem
+.expected_demand``): known jobs use them only where that saves more than the reserve's price,
+so the green hours a later arrival will want are not all given away before it comes. Pure
+numpy; see ``docs/decisions/0002`` ("Arrival forecast", "Arrival reserve") for what each buys.
 """
 
 from __future__ import annotations
@@ -49,11 +55,7 @@ def last_period_use(
     ``period`` is in slots (one week by default at the caller), ``scale`` ≥ 0 multiplies the
     expected GPUs. See the module docstring.
     """
-    if period <= 0 or scale < 0:
-        raise ValueError(
-            f"period {period} slots must be positive and scale {scale} at least 0; "
-            "use one week (7 × 86400 s / slot_s) and a scale such as 1.5"
-        )
+    _check(period, scale)
     if scale == 0 or slots <= 0:
         return np.zeros((regions, max(slots, 0)), dtype=np.int64)
     seen = ~history.interruptible & (history.release > now - period) & (history.release <= now)
@@ -72,4 +74,35 @@ def last_period_use(
     return held
 
 
-__all__ = ["WEEK_S", "History", "last_period_use"]
+def last_period_demand(
+    history: History, *, now: int, slots: int, regions: int, period: int, scale: float
+) -> IntArray:
+    """GPUs per ``[region, slot]`` that last period's jobs of both kinds would want again.
+
+    Each job submitted in ``(now − period, now]`` is expected back one ``period`` later with
+    its GPU-slots × ``scale`` spread evenly over its window (release to deadline), cut to the
+    horizon ``[0, slots)``; rounded down. See the module docstring.
+    """
+    _check(period, scale)
+    if scale == 0 or slots <= 0:
+        return np.zeros((regions, max(slots, 0)), dtype=np.int64)
+    seen = (history.release > now - period) & (history.release <= now)
+    release = history.release[seen] + period - now
+    deadline = history.deadline[seen] + period - now
+    rate = history.gpus[seen] * scale * history.duration[seen] / np.maximum(1, deadline - release)
+    delta = np.zeros((regions, slots + 1), dtype=np.float64)
+    np.add.at(delta, (history.region[seen], np.clip(release, 0, slots)), rate)
+    np.add.at(delta, (history.region[seen], np.clip(deadline, 0, slots)), -rate)
+    wanted: IntArray = np.floor(np.cumsum(delta[:, :slots], axis=1) + 1e-9).astype(np.int64)
+    return wanted
+
+
+def _check(period: int, scale: float) -> None:
+    if period <= 0 or scale < 0:
+        raise ValueError(
+            f"period {period} slots must be positive and scale {scale} at least 0; "
+            "use one week (7 × 86400 s / slot_s) and a scale such as 1.5"
+        )
+
+
+__all__ = ["WEEK_S", "History", "last_period_demand", "last_period_use"]

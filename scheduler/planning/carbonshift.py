@@ -15,6 +15,11 @@ See the decision record for what each costs.
 (``PlanProblem.expected_use``, from ``arrivals.last_period_use``: last week's rigid jobs held
 at their latest windows), the jobs are planned in the capacity it leaves, and in all of it
 only if that would leave one out. The simulator supplies it with ``--arrival-forecast``.
+With a forecast of demand (``PlanProblem.expected_demand``, ``arrivals.last_period_demand``:
+last week's jobs of both kinds, spread over their windows) those GPUs are a soft reserve of
+the exact model: using one costs ``arrival_reserve_cost`` × the intensity spread per
+GPU-slot, so the green hours that arrivals will want are given to known jobs only where that
+saves more (``--arrival-reserve``; the heuristic path for large problems ignores it).
 
 **Large problems** go through:
 
@@ -147,6 +152,9 @@ class CarbonshiftPolicy:
     reserve_fraction: float = 0.0
     reserve_ramp_h: float = 48.0
     reserve_cost: float = 1.0
+    #: price of the arrival reserve (``PlanProblem.expected_demand``) per GPU-slot, as a share
+    #: of the intensity spread (LWA, 34 GPUs: 0.25 beat 0.1 and 0.5; see decision 0002)
+    arrival_reserve_cost: float = 0.25
     #: job placements the optional steps (prices, local-search passes) may spend in total;
     #: large problems get fewer price rounds and passes, and a packing repair (see
     #: ``_candidate``), so a call stays fast
@@ -215,14 +223,15 @@ class CarbonshiftPolicy:
         slot_h = problem.slot_s / 3600.0
         spread = float(np.percentile(problem.intensity, 90) - np.percentile(problem.intensity, 10))
         kw = float(np.mean([job.power_w for job in problem.jobs])) / 1000.0
+        reserve, reserve_cost = self._reserve(problem)
         window = Window(
             t0=0,
             t1=problem.slots,
             intensity=problem.intensity,
             capacity=problem.capacity,
             slot_h=slot_h,
-            reserve=self._reserve(problem) if self.reserve_fraction > 0 else None,
-            reserve_g_per_gpu_slot=self.reserve_cost * spread * kw * slot_h,
+            reserve=reserve,
+            reserve_g_per_gpu_slot=reserve_cost * spread * kw * slot_h,
             tail_share=self.tail_share,
             tail_g_per_kwh=self.tail_cost * spread,
         )
@@ -262,11 +271,20 @@ class CarbonshiftPolicy:
             # rounding the LP lost a job: solve interruptible jobs exactly (whole slots)
         return None
 
-    def _reserve(self, problem: PlanProblem) -> np.ndarray:
-        """GPUs held back per region and slot for arrivals (see ``reserve_fraction``)."""
+    def _reserve(self, problem: PlanProblem) -> tuple[np.ndarray | None, float]:
+        """GPUs held back per region and slot for arrivals and their price (share of spread).
+
+        The forecast demand of arrivals when the problem has one, else ``reserve_fraction``
+        of the capacity (None when that is 0).
+        """
+        if problem.expected_demand is not None:
+            wanted = problem.expected_demand[:, : problem.slots]
+            return np.minimum(wanted, problem.capacity).astype(np.int64), self.arrival_reserve_cost
+        if self.reserve_fraction <= 0:
+            return None, 0.0
         ramp_slots = max(1.0, self.reserve_ramp_h * 3600.0 / problem.slot_s)
         share = self.reserve_fraction * np.minimum(1.0, np.arange(problem.slots) / ramp_slots)
-        return np.floor(problem.capacity * share[None, :]).astype(np.int64)
+        return np.floor(problem.capacity * share[None, :]).astype(np.int64), self.reserve_cost
 
     def _heuristic(self, problem: PlanProblem) -> Plan:
         """Prices, greedy construction, repair, local search and window polishing.

@@ -76,6 +76,10 @@ class PlanProblem:
     #: GPUs per region and slot that jobs not yet submitted are expected to need (an arrival
     #: forecast, ``arrivals.last_period_use``); a policy may keep them free. None: no forecast
     expected_use: IntArray | None = None
+    #: GPUs per region and slot that jobs not yet submitted are expected to want, spread over
+    #: their windows (``arrivals.last_period_demand``); a policy may keep them as a priced,
+    #: soft reserve. None: no such forecast
+    expected_demand: IntArray | None = None
 
     @property
     def slots(self) -> int:

@@ -30,7 +30,7 @@ import numpy as np
 
 from scheduler.errors import ScenarioError, ScheduleViolationError
 from scheduler.model import IntensityTrace
-from scheduler.planning.arrivals import WEEK_S, History, last_period_use
+from scheduler.planning.arrivals import WEEK_S, History, last_period_demand, last_period_use
 from scheduler.planning.problem import IntArray, Plan, PlanJob, PlanProblem, Policy, Segment
 from scheduler.protocols import SignalForecaster
 from scheduler.simulation.forecast_errors import ForecastModel, ForecastSpec, build_forecast_model
@@ -53,6 +53,10 @@ class EngineOptions:
     #: arrival forecast: the non-interruptible jobs submitted a week ago are expected again,
     #: their GPUs × this scale, and planners may keep them free (``planning.arrivals``); 0: off
     arrival_forecast: float = 0.0
+    #: arrival reserve: every job submitted a week ago is expected again, its GPU-slots × this
+    #: scale spread over its window, and planners may keep them as a priced reserve
+    #: (``planning.arrivals.last_period_demand``); 0: off
+    arrival_reserve: float = 0.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -269,20 +273,25 @@ class Simulator:
             jobs=jobs,
             resume_overhead_slots=self.options.resume_overhead_slots,
             max_segments=self.options.max_segments,
-            expected_use=self._expected_use(t, length),
+            expected_use=self._arrivals(last_period_use, self.options.arrival_forecast, t, length),
+            expected_demand=self._arrivals(
+                last_period_demand, self.options.arrival_reserve, t, length
+            ),
         )
 
-    def _expected_use(self, t: int, length: int) -> IntArray | None:
-        """The arrival forecast (None when off or offline, where every job is known)."""
-        if self.options.arrival_forecast <= 0 or self.options.offline:
+    def _arrivals(
+        self, forecast: Callable[..., IntArray], scale: float, t: int, length: int
+    ) -> IntArray | None:
+        """An arrival forecast from last week's jobs (None when off or offline)."""
+        if scale <= 0 or self.options.offline:
             return None
-        return last_period_use(
+        return forecast(
             self.history,
             now=t,
             slots=length,
             regions=len(self.scenario.regions),
             period=WEEK_S // self.grid.slot_s,
-            scale=self.options.arrival_forecast,
+            scale=scale,
         )
 
     def _zone_forecast(self, zone: int, t: int, length: int) -> FloatArray:

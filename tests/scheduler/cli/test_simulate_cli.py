@@ -83,6 +83,7 @@ def test_simulate_writes_formats_exactly(tmp_path: Path) -> None:
         (["--signal", "marginal"], "unknown signal 'marginal'"),
         (["--carbon", "missing.csv"], "missing.csv"),
         (["--arrival-forecast", "-1"], "--arrival-forecast"),
+        (["--arrival-reserve", "-0.5"], "--arrival-reserve"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(tmp_path: Path, change: list[str], fragment: str) -> None:
@@ -140,22 +141,23 @@ def test_naive_timestamp_in_jobs_is_a_usage_error(tmp_path: Path) -> None:
     assert "jobs.csv:2" in outcome.output
 
 
-def test_arrival_forecast_reaches_the_policy(
+def test_arrival_forecasts_reach_the_policy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """``--arrival-forecast`` is handed to the engine; without it the policy sees none."""
-    seen: list[float] = []
+    """``--arrival-forecast`` / ``--arrival-reserve`` reach the engine; by default both are 0."""
+    seen: list[tuple[float, float]] = []
     real = simulate_cli.simulate
 
     def spy(*args: object, **kwargs: object) -> object:
-        seen.append(kwargs["options"].arrival_forecast)  # type: ignore[attr-defined]
+        options = kwargs["options"]
+        seen.append((options.arrival_forecast, options.arrival_reserve))  # type: ignore[attr-defined]
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(simulate_cli, "simulate", spy)
     base = [*files(tmp_path), "--policy", "earliest", "--out", str(tmp_path / "r")]
-    for extra in ([], ["--arrival-forecast", "1.5"]):
+    for extra in ([], ["--arrival-forecast", "1.5", "--arrival-reserve", "2"]):
         outcome = CliRunner().invoke(
             app, ["simulate", *base, "--schedule-out", str(tmp_path / "s"), *extra]
         )
         assert outcome.exit_code == 0, outcome.output
-    assert seen == [0.0, 1.5]
+    assert seen == [(0.0, 0.0), (1.5, 2.0)]

@@ -1,4 +1,4 @@
-"""The arrival forecast (last week's rigid jobs, again) and how the planner uses it."""
+"""The arrival forecasts (last week's jobs, again) and how the planner uses them."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from scheduler.planning.arrivals import History, last_period_use
+from scheduler.planning.arrivals import History, last_period_demand, last_period_use
 from scheduler.planning.carbonshift import CarbonshiftPolicy
+from scheduler.planning.problem import PlanProblem
 from tests.scheduler.planning.problems import make_job, make_problem
 
 PERIOD = 20
@@ -78,3 +79,47 @@ def test_carbonshift_ignores_the_forecast_when_it_would_leave_a_known_job_out() 
     plan = CarbonshiftPolicy().plan(held)
     assert plan.unplaced == ()
     assert plan.placements["a"][0].start == 0
+
+
+def demand(past: History, now: int = 30, slots: int = 16, scale: float = 1.0) -> list[int]:
+    wanted = last_period_demand(past, now=now, slots=slots, regions=1, period=PERIOD, scale=scale)
+    return [int(v) for v in wanted[0]]
+
+
+def test_demand_spreads_each_jobs_gpu_slots_over_its_window_for_both_kinds() -> None:
+    """Released at 12 and 14 → 2 and 4 from now; 4 × 2 GPU-slots over a 4-slot window = 2."""
+    past = history(
+        (12, 16, 4, 2, True),  # interruptible: counted too, 8 GPU-slots over slots 2–5
+        (14, 22, 4, 4, False),  # rigid: 16 GPU-slots over slots 4–11, 2 per slot
+    )
+    assert demand(past) == [0, 0, 2, 2, 4, 4, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0]
+
+
+def test_demand_scales_rounds_down_cuts_at_the_horizon_and_skips_unseen_jobs() -> None:
+    past = history(
+        (14, 22, 4, 4, False),
+        (31, 35, 2, 8, False),  # released after now (30): not known yet
+        (9, 20, 4, 8, True),  # released more than a period ago
+    )
+    assert demand(past, scale=1.25) == [0] * 4 + [2] * 8 + [0] * 4
+    assert demand(past, slots=6) == [0] * 4 + [2] * 2
+    with pytest.raises(ValueError, match=r"scale -1\.0 at least 0"):
+        last_period_demand(past, now=30, slots=4, regions=1, period=PERIOD, scale=-1.0)
+
+
+def test_carbonshift_prices_the_demand_reserve_and_never_leaves_a_job_out_for_it() -> None:
+    """A reserve priced above the saving moves the job; one under it, or a full one, does not."""
+    job = make_job("a", 0, 4, 1)
+    plain = make_problem([[5.0, 4.0, 1.0, 3.0]], 1, [job])
+    green_wanted = replace(plain, expected_demand=np.array([[0, 0, 1, 0]], dtype=np.int64))
+    everywhere = replace(plain, expected_demand=np.ones((1, 4), dtype=np.int64))
+
+    def start(problem: PlanProblem, cost: float) -> int:
+        plan = CarbonshiftPolicy(arrival_reserve_cost=cost).plan(problem)
+        assert plan.unplaced == ()
+        return plan.placements["a"][0].start
+
+    assert start(plain, 5.0) == 2
+    assert start(green_wanted, 5.0) == 3  # 5 × spread per GPU-slot > the 2-unit saving
+    assert start(green_wanted, 0.1) == 2  # 0.1 × spread < the saving: worth the reserve
+    assert start(everywhere, 5.0) == 2  # every slot reserved: the price is the same anywhere

@@ -226,3 +226,30 @@ def test_arrival_forecast_holds_last_weeks_rigid_jobs_from_the_past_only(tmp_pat
     points.clear()
     simulate(loaded, traces, EarliestPolicy(), observer=points.append)
     assert all(p.problem.expected_use is None for p in points)
+
+
+def test_arrival_reserve_spreads_last_weeks_jobs_of_both_kinds_from_the_past_only(
+    tmp_path: Path,
+) -> None:
+    """A week later last week's jobs (an interruptible one here) are expected demand, spread
+    over their windows; a job submitted after "now" never is, though the horizon reaches it."""
+    loaded = scenario(
+        tmp_path,
+        [
+            job_row("last-week", "06:00", 2 * 3600, "12:00", gpus=3, interruptible=True),
+            job_row("now", "05:00", 3600, "20:00", day=8, deadline_day=16),
+            job_row("later", "06:00", 7 * 3600, "20:00", gpus=8, day=8),
+        ],
+    )
+    traces = read_carbon_csv(write_carbon(tmp_path / "c.csv", {"DE": DAY * 9}))
+    points: list[DecisionPoint] = []
+    options = EngineOptions(arrival_reserve=1.0)
+    simulate(loaded, traces, EarliestPolicy(), options=options, observer=points.append)
+    at_five = next(p for p in points if p.time.day == 8 and p.time.hour == 5)
+    assert at_five.problem.expected_demand is not None
+    assert at_five.problem.expected_use is None
+    wanted = [int(v) for v in at_five.problem.expected_demand[0]]
+    # 3 GPUs × 2 h over its 6 h window (06:00–12:00 on the 8th): 1 GPU from slot 1 to 6
+    assert wanted[:8] == [0, 1, 1, 1, 1, 1, 1, 0]
+    # "later" (8 GPUs × 7 h over 14 h) would want 4 GPUs on the 15th if it leaked
+    assert max(wanted) == 1
