@@ -28,6 +28,7 @@ from sim_common import (
     LWA,
     Outcome,
     add_arrival_forecast,
+    arrival_options,
     efficiency,
     oracle,
     print_json,
@@ -57,12 +58,7 @@ def main() -> int:
                 greedy = run(scenario, traces, args.greedy)
                 for forecast in args.forecasts.split(","):
                     planner = run(
-                        scenario,
-                        traces,
-                        "carbonshift",
-                        forecast,
-                        arrival_forecast=args.arrival_forecast,
-                        arrival_reserve=args.arrival_reserve,
+                        scenario, traces, "carbonshift", forecast, **arrival_options(args)
                     )
                     records.append(
                         row(

@@ -39,6 +39,7 @@ from sim_common import (
     ALIBABA,
     REPO,
     add_arrival_forecast,
+    arrival_options,
     efficiency,
     oracle,
     policy,
@@ -78,12 +79,7 @@ def main() -> int:
         run_now, _ = timed(scenario, traces, "run-now", "perfect")
         for forecast in args.forecasts.split(","):
             planner, seconds = timed(
-                scenario,
-                traces,
-                "carbonshift",
-                forecast,
-                arrival_forecast=args.arrival_forecast,
-                arrival_reserve=args.arrival_reserve,
+                scenario, traces, "carbonshift", forecast, **arrival_options(args)
             )
             records.append(
                 row(

@@ -30,7 +30,7 @@ import numpy as np
 from sim_common import LWA, print_json, print_table
 
 from forecasts.traces import read_carbon_csv
-from scheduler.planning.greedy import construct
+from scheduler.planning.greedy import one_pass
 from scheduler.planning.policies import get_policy
 from scheduler.planning.problem import Plan, PlanProblem, Policy
 from scheduler.planning.run_now import earliest_scores
@@ -48,9 +48,7 @@ class EarliestDeadlineFirst:
     def plan(self, problem: PlanProblem) -> Plan:
         """One greedy pass in deadline order."""
         order = sorted(problem.jobs, key=lambda j: (j.deadline_slot, j.id))
-        free = problem.capacity.astype(np.int64).copy()
-        placed, missed = construct(problem, order, earliest_scores(problem), free)
-        return Plan(placements=placed, unplaced=tuple(sorted(j.id for j in missed)))
+        return one_pass(problem, order, earliest_scores(problem))
 
 
 @dataclass(frozen=True, kw_only=True)

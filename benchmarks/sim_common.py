@@ -10,7 +10,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -103,6 +103,18 @@ def add_arrival_forecast(parser: argparse.ArgumentParser) -> None:
         default=0.0,
         help="keep last week's jobs' GPU-hours × this scale as a priced reserve (0: off)",
     )
+
+
+class Arrivals(TypedDict):
+    """The arrival options of ``run`` (``EngineOptions``), as keywords."""
+
+    arrival_forecast: float
+    arrival_reserve: float
+
+
+def arrival_options(args: argparse.Namespace) -> Arrivals:
+    """The parsed ``add_arrival_forecast`` options, as keywords of ``run``."""
+    return {"arrival_forecast": args.arrival_forecast, "arrival_reserve": args.arrival_reserve}
 
 
 def oracle(scenario: Scenario, traces: dict[str, IntensityTrace]) -> tuple[float, float]:

@@ -27,7 +27,7 @@ from scheduler.planning.placement import (
     take,
     take_option,
 )
-from scheduler.planning.problem import IntArray, PlanJob, PlanProblem, Segment
+from scheduler.planning.problem import IntArray, Plan, PlanJob, PlanProblem, Segment
 
 Placements = dict[str, tuple[Segment, ...]]
 #: fewer jobs than this are placed one by one even with a ``batch`` (its overhead is larger)
@@ -309,12 +309,20 @@ def _try_eject(
     return None
 
 
+def one_pass(problem: PlanProblem, order: Iterable[PlanJob], scores: Scores) -> Plan:
+    """The plan of one ``construct`` pass over all of the problem's capacity (the baselines)."""
+    free = problem.capacity.astype(np.int64).copy()
+    placed, missed = construct(problem, order, scores, free)
+    return Plan(placements=placed, unplaced=tuple(sorted(job.id for job in missed)))
+
+
 __all__ = [
     "Budget",
     "Overlaps",
     "Placements",
     "construct",
     "eject_repair",
+    "one_pass",
     "reinsert",
     "segments_score",
 ]

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
-
-from scheduler.planning.greedy import construct
+from scheduler.planning.greedy import one_pass
 from scheduler.planning.placement import Scores
 from scheduler.planning.problem import Plan, PlanProblem
 
@@ -26,9 +24,7 @@ class LowestWindowPolicy:
     def plan(self, problem: PlanProblem) -> Plan:
         """Cheapest feasible option per job, in release order."""
         order = sorted(problem.jobs, key=lambda j: (j.release_slot, j.id))
-        free = problem.capacity.astype(np.int64).copy()
-        placed, missed = construct(problem, order, Scores(base=problem.intensity), free)
-        return Plan(placements=placed, unplaced=tuple(sorted(j.id for j in missed)))
+        return one_pass(problem, order, Scores(base=problem.intensity))
 
 
 __all__ = ["LowestWindowPolicy"]

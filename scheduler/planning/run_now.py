@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from scheduler.planning.greedy import construct
+from scheduler.planning.greedy import one_pass
 from scheduler.planning.placement import Scores
 from scheduler.planning.problem import Plan, PlanJob, PlanProblem
 
@@ -36,11 +36,7 @@ class RunNowPolicy:
     def plan(self, problem: PlanProblem) -> Plan:
         """Earliest feasible start in the home region, in release order."""
         order = sorted(problem.jobs, key=lambda j: (j.release_slot, j.id))
-        free = problem.capacity.astype(np.int64).copy()
-        placed, missed = construct(
-            problem, [at_home(j) for j in order], earliest_scores(problem), free
-        )
-        return Plan(placements=placed, unplaced=tuple(sorted(j.id for j in missed)))
+        return one_pass(problem, [at_home(j) for j in order], earliest_scores(problem))
 
 
 __all__ = ["RunNowPolicy", "at_home", "earliest_scores"]
