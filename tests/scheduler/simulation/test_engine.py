@@ -201,6 +201,15 @@ def test_forecast_spec_parsing() -> None:
             parse_forecast(bad)
 
 
+def _problem_on_the_8th_at_five(
+    loaded: Scenario, traces: dict[str, IntensityTrace], options: EngineOptions
+) -> PlanProblem:
+    """The problem the policy saw at 05:00 on the 8th (a week after day 1's jobs)."""
+    points: list[DecisionPoint] = []
+    simulate(loaded, traces, EarliestPolicy(), options=options, observer=points.append)
+    return next(p.problem for p in points if p.time.day == 8 and p.time.hour == 5)
+
+
 def test_arrival_forecast_holds_last_weeks_rigid_jobs_from_the_past_only(tmp_path: Path) -> None:
     """A week later the planner sees last week's rigid job's latest window as expected use,
     and never a job submitted after "now" (the horizon here is longer than a week)."""
@@ -213,17 +222,14 @@ def test_arrival_forecast_holds_last_weeks_rigid_jobs_from_the_past_only(tmp_pat
         ],
     )
     traces = read_carbon_csv(write_carbon(tmp_path / "c.csv", {"DE": DAY * 9}))
-    points: list[DecisionPoint] = []
-    options = EngineOptions(arrival_forecast=1.0)
-    simulate(loaded, traces, EarliestPolicy(), options=options, observer=points.append)
-    at_five = next(p for p in points if p.time.day == 8 and p.time.hour == 5)
-    assert at_five.problem.expected_use is not None
-    held = [int(v) for v in at_five.problem.expected_use[0]]
+    at_five = _problem_on_the_8th_at_five(loaded, traces, EngineOptions(arrival_forecast=1.0))
+    assert at_five.expected_use is not None
+    held = [int(v) for v in at_five.expected_use[0]]
     # last week's job is due again on the 8th at 12:00: latest window 10:00–12:00 (slots 5, 6)
     assert held[:8] == [0, 0, 0, 0, 0, 3, 3, 0]
     # "later" (submitted at 06:00) would be held on the 15th at 19:00 if it leaked
     assert max(held) == 3
-    points.clear()
+    points: list[DecisionPoint] = []
     simulate(loaded, traces, EarliestPolicy(), observer=points.append)
     assert all(p.problem.expected_use is None for p in points)
 
@@ -242,13 +248,10 @@ def test_arrival_reserve_spreads_last_weeks_jobs_of_both_kinds_from_the_past_onl
         ],
     )
     traces = read_carbon_csv(write_carbon(tmp_path / "c.csv", {"DE": DAY * 9}))
-    points: list[DecisionPoint] = []
-    options = EngineOptions(arrival_reserve=1.0)
-    simulate(loaded, traces, EarliestPolicy(), options=options, observer=points.append)
-    at_five = next(p for p in points if p.time.day == 8 and p.time.hour == 5)
-    assert at_five.problem.expected_demand is not None
-    assert at_five.problem.expected_use is None
-    wanted = [int(v) for v in at_five.problem.expected_demand[0]]
+    at_five = _problem_on_the_8th_at_five(loaded, traces, EngineOptions(arrival_reserve=1.0))
+    assert at_five.expected_demand is not None
+    assert at_five.expected_use is None
+    wanted = [int(v) for v in at_five.expected_demand[0]]
     # 3 GPUs × 2 h over its 6 h window (06:00–12:00 on the 8th): 1 GPU from slot 1 to 6
     assert wanted[:8] == [0, 1, 1, 1, 1, 1, 1, 0]
     # "later" (8 GPUs × 7 h over 14 h) would want 4 GPUs on the 15th if it leaked
