@@ -292,8 +292,10 @@ class JobStore(Protocol):
         team: str | None = None,
         limit: int | None = None,
         offset: int = 0,
+        submitted_after: datetime | None = None,
     ) -> Sequence[Job]:
-        """Jobs filtered by state and team, oldest submission first."""
+        """Jobs filtered by state, team and submission time (strictly after
+        ``submitted_after``), oldest submission first."""
         ...
 
     def transition(

@@ -78,6 +78,20 @@ class PlannerSettings(Section):
         default=False,
         description="also choose a power limit per slot for placed jobs (carbon-aware capping)",
     )
+    arrival_reserve: float = Field(
+        default=0.0,
+        ge=0,
+        le=10,
+        description="expect last week's jobs back a week later and keep this × their GPU-hours"
+        " as a priced reserve over their windows (1.5 measured best; 0: off)",
+    )
+    arrival_forecast: float = Field(
+        default=0.0,
+        ge=0,
+        le=10,
+        description="hold this × the GPUs of last week's non-interruptible jobs over their"
+        " latest windows, one week later (1.5 measured best; 0: off)",
+    )
 
 
 class ForecastSettings(Section):

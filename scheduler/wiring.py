@@ -840,6 +840,8 @@ def service_config(settings: Settings) -> ServiceConfig:
             max_segments=planner.max_segments,
             resume_overhead_s=planner.resume_overhead_s,
             max_planned_jobs=settings.service.max_planned_jobs,
+            arrival_forecast=planner.arrival_forecast,
+            arrival_reserve=planner.arrival_reserve,
         ),
         pending_timeout_s=settings.service.pending_timeout_s,
         default_zone=settings.default_zone,

@@ -59,13 +59,16 @@ class InMemoryJobStore:
         team: str | None = None,
         limit: int | None = None,
         offset: int = 0,
+        submitted_after: datetime | None = None,
     ) -> Sequence[Job]:
-        """Jobs filtered by state and team, oldest submission first."""
+        """Jobs filtered by state, team and submission time, oldest submission first."""
         with self._lock:
             found = [
                 job
                 for job in self._jobs.values()
-                if (not states or job.state in states) and (team is None or job.spec.team == team)
+                if (not states or job.state in states)
+                and (team is None or job.spec.team == team)
+                and (submitted_after is None or job.submitted_at > submitted_after)
             ]
         end = None if limit is None else offset + limit
         return found[offset:end]

@@ -113,13 +113,16 @@ class SqlJobStore:
         team: str | None = None,
         limit: int | None = None,
         offset: int = 0,
+        submitted_after: datetime | None = None,
     ) -> Sequence[Job]:
-        """Jobs filtered by state and team, oldest submission first."""
+        """Jobs filtered by state, team and submission time, oldest submission first."""
         query = select(jobs).order_by(jobs.c.seq).offset(offset).limit(limit)
         if states:
             query = query.where(jobs.c.state.in_([state.value for state in states]))
         if team is not None:
             query = query.where(jobs.c.team == team)
+        if submitted_after is not None:
+            query = query.where(jobs.c.submitted_at > submitted_after)
         with self._tx() as connection:
             return [job_from_row(row, self._specs) for row in connection.execute(query).mappings()]
 

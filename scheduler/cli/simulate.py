@@ -57,23 +57,27 @@ def simulate_command(  # noqa: PLR0917  (a Typer command takes one parameter per
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the forecast error.")] = 0,
     arrival_forecast: Annotated[
-        float,
+        float | None,
         typer.Option(
             "--arrival-forecast",
             help="Expect last week's non-interruptible jobs again, their GPUs × this scale, "
-            "and keep their latest windows free when every known job still fits (0: off).",
+            "and keep their latest windows free when every known job still fits "
+            "(0: off; default: planner.arrival_forecast).",
             min=0.0,
+            show_default=False,
         ),
-    ] = 0.0,
+    ] = None,
     arrival_reserve: Annotated[
-        float,
+        float | None,
         typer.Option(
             "--arrival-reserve",
             help="Expect last week's jobs of both kinds again, their GPU-hours × this scale "
-            "spread over their windows, and keep that many GPUs as a priced reserve (0: off).",
+            "spread over their windows, and keep that many GPUs as a priced reserve "
+            "(0: off; default: planner.arrival_reserve).",
             min=0.0,
+            show_default=False,
         ),
-    ] = 0.0,
+    ] = None,
     oracle: Annotated[
         bool, typer.Option("--oracle", help="Also compute the offline optimum.")
     ] = False,
@@ -93,12 +97,13 @@ def simulate_command(  # noqa: PLR0917  (a Typer command takes one parameter per
         scenario = load_scenario(jobs, regions)
         traces = load_traces([*carbon, *(more_carbon or [])], signal=signal)
         chosen = resolve_policy(policy)
+        planner = state(ctx).settings().planner
         options = EngineOptions(
             forecast=spec,
             horizon_h=horizon_h,
             seed=seed,
-            arrival_forecast=arrival_forecast,
-            arrival_reserve=arrival_reserve,
+            arrival_forecast=_or(arrival_forecast, planner.arrival_forecast),
+            arrival_reserve=_or(arrival_reserve, planner.arrival_reserve),
         )
         with _progress(len(scenario.jobs)) as observe:
             result = simulate(
@@ -131,6 +136,11 @@ def simulate_command(  # noqa: PLR0917  (a Typer command takes one parameter per
 
 def _power_capping(ctx: typer.Context, flag: bool | None) -> bool:
     return state(ctx).settings().planner.power_capping if flag is None else flag
+
+
+def _or(option: float | None, setting: float) -> float:
+    """The command-line value, else the setting's."""
+    return setting if option is None else option
 
 
 def _forecaster(spec: ForecastSpec) -> SignalForecaster | None:

@@ -8,6 +8,10 @@ past the end of a forecast the forecast's maximum is held, so nothing is deferre
 nobody forecast. A deadline past the horizon is clipped to it (later rounds re-plan the job
 as the horizon moves on). A job none of whose regions has a forecast runs in deadline-safe
 mode: ``plan_tick`` gives it the earliest free GPUs before anything else is planned.
+
+With ``arrival_forecast`` or ``arrival_reserve`` set, the jobs submitted in the last week
+(``history``, any state) are expected back a week later: ``arrivals.last_period_use`` and
+``last_period_demand`` turn them into the problem's ``expected_use`` and ``expected_demand``.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from datetime import datetime
 import numpy as np
 
 from scheduler.model import Forecast, Job, Region, Reject
+from scheduler.planning.arrivals import WEEK_S, History, last_period_demand, last_period_use
 from scheduler.planning.problem import FloatArray, IntArray, PlanJob, PlanProblem
 
 
@@ -33,6 +38,15 @@ class PlanSettings:
     resume_overhead_s: int = 0
     max_segments: int = 8
     default_power_w: float = 300.0
+    #: GPUs of last week's rigid jobs held over their latest windows, × this (0: off)
+    arrival_forecast: float = 0.0
+    #: GPU-hours of last week's jobs kept as a priced reserve over their windows, × this
+    arrival_reserve: float = 0.0
+
+    @property
+    def uses_history(self) -> bool:
+        """Whether planning reads the jobs submitted in the last week."""
+        return self.arrival_forecast > 0 or self.arrival_reserve > 0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -141,8 +155,13 @@ def build_problem(
     free_now: Mapping[str, int] | None = None,
     running: Sequence[RunningJob] = (),
     default_zone: str = "DE",
+    history: Sequence[Job] = (),
 ) -> Built:
-    """The problem for one planning round (see the module docstring)."""
+    """The problem for one planning round (see the module docstring).
+
+    ``history``: the jobs submitted in the last week, for the arrival forecasts (read only
+    when ``settings.uses_history``).
+    """
     slot = settings.slot_s
     known = {z for z, f in forecasts.items() if f.points}
     planned: list[PlanJob] = []
@@ -182,6 +201,9 @@ def build_problem(
         resume_overhead_slots=math.ceil(settings.resume_overhead_s / slot),
         max_segments=settings.max_segments,
     )
+    if settings.uses_history:
+        known_jobs = history_of(history, regions, now, settings, default_zone)
+        problem = _with_arrivals(problem, known_jobs, settings)
     missing = frozenset(r.zone for r in regions if r.zone not in known)
     return Built(
         problem=problem,
@@ -191,6 +213,57 @@ def build_problem(
         blind=frozenset(blind),
         missing_zones=missing,
         settings=settings,
+    )
+
+
+def history_of(
+    jobs: Sequence[Job],
+    regions: Sequence[Region],
+    now: datetime,
+    settings: PlanSettings,
+    default_zone: str,
+) -> History:
+    """``jobs`` on the grid starting at ``now``, for the arrival forecasts: released at
+    submission (or their earliest start), due at their latest safe start plus duration, in
+    their first allowed region; jobs no region runs are skipped."""
+    rows: list[tuple[int, int, int, int, int]] = []
+    interruptible: list[bool] = []
+    for job in jobs:
+        allowed = allowed_regions(job, regions, default_zone)
+        if not allowed:
+            continue
+        pj = plan_job(job, now, settings, allowed)
+        released = max(job.submitted_at, job.spec.earliest_start or job.submitted_at)
+        release = math.floor((released - now).total_seconds() / settings.slot_s)
+        rows.append((release, pj.deadline_slot, pj.duration_slots, pj.gpus, pj.home_region))
+        interruptible.append(pj.interruptible)
+    table = np.array(rows, dtype=np.int64).reshape(len(rows), 5)
+    return History(
+        release=table[:, 0],
+        deadline=table[:, 1],
+        duration=table[:, 2],
+        gpus=table[:, 3],
+        region=table[:, 4],
+        interruptible=np.array(interruptible, dtype=np.bool_),
+    )
+
+
+def _with_arrivals(problem: PlanProblem, history: History, settings: PlanSettings) -> PlanProblem:
+    """``problem`` with the arrival forecasts ``settings`` ask for (slot 0 = now)."""
+    shape = {
+        "now": 0,
+        "slots": problem.slots,
+        "regions": len(problem.region_names),
+        "period": WEEK_S // problem.slot_s,
+    }
+    return replace(
+        problem,
+        expected_use=last_period_use(history, scale=settings.arrival_forecast, **shape)
+        if settings.arrival_forecast > 0
+        else None,
+        expected_demand=last_period_demand(history, scale=settings.arrival_reserve, **shape)
+        if settings.arrival_reserve > 0
+        else None,
     )
 
 
@@ -220,6 +293,7 @@ __all__ = [
     "allowed_regions",
     "build_problem",
     "capacity_grid",
+    "history_of",
     "plan_job",
     "slot_means",
 ]

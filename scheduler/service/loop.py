@@ -46,6 +46,7 @@ from scheduler.model import (
     Start,
     Wait,
 )
+from scheduler.planning.arrivals import WEEK_S
 from scheduler.protocols import Clock, Cluster, ForecastProvider, JobStore
 from scheduler.service.budgets import BudgetSource
 from scheduler.service.planning import PlanningConfig, RunningLoad, decide, grid_start
@@ -349,6 +350,10 @@ class SchedulerService:
         waiting = self.store.list(states=[_S.PENDING, _S.DEFERRED])
         if not waiting:
             return
+        planning = self._config.planning
+        history: Sequence[Job] = ()
+        if planning.plan_settings().uses_history:  # the arrival forecasts read last week's jobs
+            history = self.store.list(submitted_after=now - timedelta(seconds=WEEK_S))
         decisions = decide(
             jobs=waiting,
             regions=self.regions,
@@ -357,9 +362,10 @@ class SchedulerService:
             running=self._running_loads(),
             now=now,
             policy=self._policy,
-            config=self._config.planning,
+            config=planning,
             default_zone=self._config.default_zone,
             budgets=self._verdicts(waiting, now),
+            history=history,
         )
         self._publish(decisions)
         by_id = {job.id: job for job in waiting}

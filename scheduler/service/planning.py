@@ -48,6 +48,9 @@ class PlanningConfig:
     default_power_w: float = 300.0
     #: most jobs handed to the planner per tick (the most urgent; see ``most_urgent``)
     max_planned_jobs: int = 64
+    #: arrival forecasts from last week's jobs (``PlanSettings``; 0: off)
+    arrival_forecast: float = 0.0
+    arrival_reserve: float = 0.0
 
     def plan_settings(self) -> PlanSettings:
         """These settings as the planner's ``PlanSettings``."""
@@ -58,6 +61,8 @@ class PlanningConfig:
             resume_overhead_s=self.resume_overhead_s,
             max_segments=self.max_segments,
             default_power_w=self.default_power_w,
+            arrival_forecast=self.arrival_forecast,
+            arrival_reserve=self.arrival_reserve,
         )
 
 
@@ -79,8 +84,10 @@ def decide(
     config: PlanningConfig,
     default_zone: str,
     budgets: Mapping[str, BudgetVerdict] | None = None,
+    history: Sequence[Job] = (),
 ) -> list[Decision]:
-    """One decision per job (see the module docstring)."""
+    """One decision per job (see the module docstring); ``history``: the jobs submitted in
+    the last week, read by the arrival forecasts when ``config`` turns them on."""
     budgets = budgets or {}
     refused = [r for job in jobs if (r := _refusal(job, budgets)) is not None]
     gone = {r.job_id for r in refused}
@@ -93,6 +100,7 @@ def decide(
         free_now={name: c.free_gpus for name, c in capacity.items()},
         running=running,
         default_zone=default_zone,
+        history=history,
     )
     problem = built.problem
     planned, queued = most_urgent(

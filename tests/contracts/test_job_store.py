@@ -128,6 +128,18 @@ def test_list_filters_and_pages_in_submission_order(store: JobStore, clock: Fake
     assert [job.spec.name for job in store.list(limit=2, offset=1)] == ["j1", "j2"]
 
 
+def test_list_filters_by_submission_time(store: JobStore) -> None:
+    """submitted_after keeps jobs submitted strictly later, in submission order."""
+    times = [NOW - timedelta(days=8), NOW - timedelta(days=7), NOW - timedelta(hours=1), NOW]
+    for i, at in enumerate(times):
+        store.submit(spec(f"j{i}"), now=at)
+    week_ago = NOW - timedelta(days=7)
+    assert [job.spec.name for job in store.list(submitted_after=week_ago)] == ["j2", "j3"]
+    assert [job.spec.name for job in store.list(submitted_after=NOW)] == []
+    later = store.list(submitted_after=week_ago, states=[JobState.PENDING], limit=1, offset=1)
+    assert [job.spec.name for job in later] == ["j3"]
+
+
 def test_transition_is_a_compare_and_set(store: JobStore) -> None:
     """A transition from a state the job has already left fails and changes nothing."""
     job = store.submit(spec(), now=NOW)

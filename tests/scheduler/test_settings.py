@@ -9,7 +9,12 @@ import pytest
 
 from scheduler.errors import ConfigError
 from scheduler.settings import PluginConfig, load_settings
-from scheduler.wiring import default_registries, effective_settings, plugin_problems
+from scheduler.wiring import (
+    default_registries,
+    effective_settings,
+    plugin_problems,
+    service_config,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -83,6 +88,18 @@ def test_every_problem_is_listed(tmp_path: Path) -> None:
     assert "planner.slot_minutes" in message
     assert "api.port" in message
     assert "bogus" in message
+
+
+def test_arrival_settings_reach_the_service_and_reject_negatives(tmp_path: Path) -> None:
+    """planner.arrival_reserve / arrival_forecast reach the service's planning; below 0 they
+    are named in the error."""
+    path = write(tmp_path, "planner:\n  arrival_reserve: 1.5\n  arrival_forecast: 1.25\n")
+    planning = service_config(load_settings(path)).planning
+    assert (planning.arrival_reserve, planning.arrival_forecast) == (1.5, 1.25)
+    assert planning.plan_settings().uses_history
+    path = write(tmp_path, "planner:\n  arrival_reserve: -1\n")
+    with pytest.raises(ConfigError, match=r"planner\.arrival_reserve"):
+        load_settings(path)
 
 
 def test_malformed_yaml_names_the_file(tmp_path: Path) -> None:

@@ -144,7 +144,8 @@ def test_naive_timestamp_in_jobs_is_a_usage_error(tmp_path: Path) -> None:
 def test_arrival_forecasts_reach_the_policy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """``--arrival-forecast`` / ``--arrival-reserve`` reach the engine; by default both are 0."""
+    """``--arrival-forecast`` / ``--arrival-reserve`` reach the engine; without them the
+    ``planner`` settings do (0 by default)."""
     seen: list[tuple[float, float]] = []
     real = simulate_cli.simulate
 
@@ -155,9 +156,17 @@ def test_arrival_forecasts_reach_the_policy(
 
     monkeypatch.setattr(simulate_cli, "simulate", spy)
     base = [*files(tmp_path), "--policy", "earliest", "--out", str(tmp_path / "r")]
-    for extra in ([], ["--arrival-forecast", "1.5", "--arrival-reserve", "2"]):
+    settings = tmp_path / "carbonshift.yaml"
+    settings.write_text("planner: {arrival_forecast: 0.5, arrival_reserve: 1.25}\n")
+    configured = ["--config", str(settings)]
+    for first, extra in (
+        ([], []),
+        ([], ["--arrival-forecast", "1.5", "--arrival-reserve", "2"]),
+        (configured, []),
+        (configured, ["--arrival-reserve", "0"]),
+    ):
         outcome = CliRunner().invoke(
-            app, ["simulate", *base, "--schedule-out", str(tmp_path / "s"), *extra]
+            app, [*first, "simulate", *base, "--schedule-out", str(tmp_path / "s"), *extra]
         )
         assert outcome.exit_code == 0, outcome.output
-    assert seen == [(0.0, 0.0), (1.5, 2.0)]
+    assert seen == [(0.0, 0.0), (1.5, 2.0), (0.5, 1.25), (0.5, 0.0)]

@@ -18,7 +18,13 @@ from scheduler.model import (
     Start,
     Wait,
 )
-from scheduler.planning.build import PlanSettings, RunningJob, build_problem, slot_means
+from scheduler.planning.build import (
+    PlanSettings,
+    RunningJob,
+    build_problem,
+    history_of,
+    slot_means,
+)
 from scheduler.planning.carbonshift import CarbonshiftPolicy
 from scheduler.planning.decide import plan_tick
 
@@ -111,6 +117,27 @@ def test_a_job_past_its_latest_safe_start_is_rejected() -> None:
     _, decisions = plan_tick(CarbonshiftPolicy(), built)
     assert isinstance(decisions[0], Reject)
     assert "latest safe start 2026-11-26 20:00 UTC has passed" in decisions[0].explanation
+
+
+def test_history_is_on_the_grid_from_submission_or_earliest_start() -> None:
+    """A past job is released at its submission, or at its earliest start when later, and
+    due at its latest safe start plus duration; a job no region runs is left out."""
+    at = NOW - timedelta(hours=30)
+    submitted = _job("a", hours=2, deadline_h=-20).model_copy(update={"submitted_at": at})
+    held_back = submitted.model_copy(
+        update={
+            "spec": submitted.spec.model_copy(update={"earliest_start": at + timedelta(hours=3)})
+        }
+    )
+    nowhere = submitted.model_copy(
+        update={"spec": submitted.spec.model_copy(update={"zones": ("FR",)})}
+    )
+    history = history_of([submitted, held_back, nowhere], [DE], NOW, HOURLY, "DE")
+    assert history.release.tolist() == [-30, -27]
+    assert history.deadline.tolist() == [-20, -20]
+    assert history.duration.tolist() == [2, 2]
+    assert history.region.tolist() == [0, 0]
+    assert history.interruptible.tolist() == [False, False]
 
 
 def test_slot_means_average_a_finer_forecast() -> None:

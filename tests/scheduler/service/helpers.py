@@ -9,6 +9,7 @@ from forecasts.static import StaticProvider
 from scheduler.clock import FakeClock
 from scheduler.model import AttemptRecord, Job, JobSpec, Region
 from scheduler.planning.carbonshift import CarbonshiftPolicy
+from scheduler.planning.problem import Plan, PlanProblem, Policy
 from scheduler.protocols import Cluster, JobStore
 from scheduler.service.loop import SchedulerService, ServiceConfig
 from scheduler.service.planning import PlanningConfig
@@ -32,8 +33,11 @@ def service(
     zones: Mapping[str, str] | None = None,
     pending_timeout_s: float = 600,
     finished: Finished | None = None,
+    planning: PlanningConfig | None = None,
+    policy: Policy | None = None,
 ) -> SchedulerService:
-    """A service over ``clusters`` (region → cluster), each region in zone DE unless given."""
+    """A service over ``clusters`` (region → cluster), each region in zone DE unless given;
+    15-min slots over 24 h and the ``carbonshift`` policy unless given."""
     zones = zones or dict.fromkeys(clusters, "DE")
     regions: Sequence[Region] = [Region(name=name, zone=zones[name], gpus=8) for name in clusters]
     return SchedulerService(
@@ -41,14 +45,29 @@ def service(
         clusters=clusters,
         regions=regions,
         forecasts=StaticProvider(dict.fromkeys(zones.values(), 300.0), clock=clock),
-        policy=CarbonshiftPolicy(),
+        policy=policy or CarbonshiftPolicy(),
         clock=clock,
         config=ServiceConfig(
-            planning=PlanningConfig(slot_s=900, horizon_s=24 * 3600),
+            planning=planning or PlanningConfig(slot_s=900, horizon_s=24 * 3600),
             pending_timeout_s=pending_timeout_s,
         ),
         on_finished=[finished] if finished else [],
     )
+
+
+class Recording:
+    """The ``carbonshift`` policy, keeping every problem it is given."""
+
+    name = "carbonshift"
+
+    def __init__(self) -> None:
+        self.problems: list[PlanProblem] = []
+        self._policy = CarbonshiftPolicy()
+
+    def plan(self, problem: PlanProblem) -> Plan:
+        """Record ``problem``, then plan it."""
+        self.problems.append(problem)
+        return self._policy.plan(problem)
 
 
 def spec(now: datetime, *argv: str, gpus: int = 1, hours: float = 12, **changes: object) -> JobSpec:

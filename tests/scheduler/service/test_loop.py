@@ -5,6 +5,7 @@ Time moves only through the fake clock; nothing sleeps.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from plugins.clusters.scripted import ScriptedCluster
@@ -12,7 +13,8 @@ from plugins.stores.memory import InMemoryJobStore
 from scheduler.clock import FakeClock
 from scheduler.model import AttemptRecord, AttemptState, ClusterCapacity, JobState
 from scheduler.service.loop import ServiceConfig
-from tests.scheduler.service.helpers import Finished, service, spec
+from scheduler.service.planning import PlanningConfig
+from tests.scheduler.service.helpers import Finished, Recording, service, spec
 
 
 def test_job_runs_to_success_and_is_handed_to_accounting(clock: FakeClock) -> None:
@@ -278,3 +280,35 @@ def test_a_cluster_fault_forgets_the_cached_capacity(clock: FakeClock) -> None:
     report = svc.tick()
     assert cluster.capacity_calls == 2
     assert report.started == []
+
+
+def test_the_arrival_forecasts_read_last_weeks_jobs(clock: FakeClock) -> None:
+    """With ``arrival_reserve`` and ``arrival_forecast`` on, last week's jobs (not older
+    ones) come back a week later: their GPU-hours as the reserve over their window, and the
+    rigid one's GPUs held over its latest window; off, the store's history is not read."""
+    now = clock.now()
+
+    def stored() -> InMemoryJobStore:
+        store = InMemoryJobStore()
+        for days_ago in (6.5, 8.0):  # the first comes back in 12 h, the second is too old
+            at = now - timedelta(days=days_ago)
+            store.submit(spec(at, gpus=4, hours=6, estimated_duration_s=3 * 3600), now=at)
+        store.submit(spec(now), now=now)
+        return store
+
+    hourly = PlanningConfig(slot_s=3600, horizon_s=24 * 3600, safety_margin=0.0)
+    planning = replace(hourly, arrival_reserve=1.0, arrival_forecast=1.0)
+    off, on = Recording(), Recording()
+    for config, policy in ((hourly, off), (planning, on)):
+        cluster = ScriptedCluster(region="local", clock=clock)
+        service(stored(), {"local": cluster}, clock, planning=config, policy=policy).tick()
+
+    assert off.problems[-1].expected_demand is None
+    assert off.problems[-1].expected_use is None
+    demand, held = on.problems[-1].expected_demand, on.problems[-1].expected_use
+    assert demand is not None
+    assert held is not None
+    # 4 GPUs × 3 h spread over its 6 h window (slots 12–17): 2 GPUs each
+    assert demand[0].tolist() == [0] * 12 + [2] * 6 + [0] * (demand.shape[1] - 18)
+    # held over its latest 3 h (slots 15–17)
+    assert held[0].tolist() == [0] * 15 + [4] * 3 + [0] * (held.shape[1] - 18)
