@@ -36,6 +36,11 @@ MAX_CELLS = 1 << 21
 #: jobs per chunk: larger chunks pay less numpy overhead per job, but more of their
 #: proposals are taken by an earlier job of the chunk (32 to 128 were as fast at 10,000 jobs)
 CHUNK = 64
+#: windows of at most this many slots are batched apart from longer ones (``_groups``)
+SHORT_WINDOW = 256
+#: jobs of at most this many slots get their cheapest slots ranked all at once (``_slots``);
+#: longer ones sort values only, which is far cheaper over month-long windows
+SHORT_SLOTS = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,42 +139,63 @@ class BatchPlacer:
         held = [0.0] * len(jobs)
         usable = self._usable[idx]
         for slotted in (False, True):
-            pos = np.flatnonzero(usable & (self._slotted[idx] == slotted)).tolist()
-            if not pos:
-                continue
-            rows = self._rows(idx[pos])
-            vals = _windows_of(scores.base, rows)
-            if scores.price is not None:
-                vals += _windows_of(scores.price, rows) * rows.per_kw[:, None]
-            ok = np.arange(rows.width)[None, :] < rows.length[:, None]
-            limit = np.full(len(pos), INF)
-            if free is not None:
-                room = _windows_of(free, rows)
-                if own is not None:
-                    mine = _own(rows, [jobs[p] for p in pos], own)
-                    room += mine
-                    where = np.where(mine > 0, vals, 0.0).sum(axis=1)
-                    now = np.add.reduceat(where, rows.first)
-                    limit = now - 1e-9 * (1.0 + np.abs(now))
-                    for p, value in zip(pos, now.tolist(), strict=True):
-                        held[p] = value
-                ok &= room >= rows.gpus[:, None]
-            found = (
-                _slots(
-                    rows,
-                    ok,
-                    vals,
-                    limit,
-                    horizon=scores.base.shape[1],
-                    overhead=self._overhead,
-                    max_segments=self._max_segments,
+            for pos in self._groups(idx, usable & (self._slotted[idx] == slotted)):
+                group = [jobs[p] for p in pos]
+                found, now = self._propose_group(
+                    group, idx[pos], scores, free, own, slotted=slotted
                 )
-                if slotted
-                else _windows(rows, ok, vals, limit)
-            )
-            for p, option in zip(pos, found, strict=True):
-                out[p] = option
+                for p, option, value in zip(pos, found, now, strict=True):
+                    out[p], held[p] = option, value
         return out, held
+
+    def _groups(self, idx: IntArray, chosen: BoolArray) -> list[list[int]]:
+        """Positions of the ``chosen`` jobs, those with windows of up to ``SHORT_WINDOW``
+        slots apart from longer ones, so that a month-long window does not pad the rows of
+        an hour-long one."""
+        pos = np.flatnonzero(chosen)
+        long = self._length[idx[pos]] > SHORT_WINDOW
+        return [part.tolist() for part in (pos[~long], pos[long]) if len(part)]
+
+    def _propose_group(
+        self,
+        jobs: Sequence[PlanJob],
+        idx: IntArray,
+        scores: Scores,
+        free: IntArray | None,
+        own: Mapping[str, tuple[Segment, ...]] | None,
+        *,
+        slotted: bool,
+    ) -> tuple[list[Option | None], list[float]]:
+        """``_propose`` for one group of jobs of one kind: options and the held scores."""
+        rows = self._rows(idx)
+        vals = _windows_of(scores.base, rows)
+        if scores.price is not None:
+            vals += _windows_of(scores.price, rows) * rows.per_kw[:, None]
+        ok = np.arange(rows.width)[None, :] < rows.length[:, None]
+        limit = np.full(len(jobs), INF)
+        held = [0.0] * len(jobs)
+        if free is not None:
+            room = _windows_of(free, rows)
+            if own is not None:
+                mine = _own(rows, jobs, own)
+                room += mine
+                where = np.where(mine > 0, vals, 0.0).sum(axis=1)
+                now = np.add.reduceat(where, rows.first)
+                limit = now - 1e-9 * (1.0 + np.abs(now))
+                held = now.tolist()
+            ok &= room >= rows.gpus[:, None]
+        if not slotted:
+            return _windows(rows, ok, vals, limit), held
+        found = _slots(
+            rows,
+            ok,
+            vals,
+            limit,
+            horizon=scores.base.shape[1],
+            overhead=self._overhead,
+            max_segments=self._max_segments,
+        )
+        return found, held
 
     def _rows(self, idx: IntArray) -> _Rows:
         counts = self._count[idx]
@@ -236,31 +262,37 @@ def _slots(
     n = ok.shape[0]
     masked = np.where(ok, vals, INF)
     most = int(rows.duration.max())
-    order = np.argpartition(masked, most - 1, axis=1)[:, :most]
-    cheapest = np.take_along_axis(masked, order, axis=1)
-    ranks = np.argsort(cheapest, axis=1)
-    order = np.take_along_axis(order, ranks, axis=1)
-    csum = np.cumsum(np.take_along_axis(cheapest, ranks, axis=1), axis=1)
-    value = csum[np.arange(n), rows.duration - 1]
+    short = most <= SHORT_SLOTS
+    if short:  # every row's slots, cheapest first, at once
+        order = np.argpartition(masked, most - 1, axis=1)[:, :most]
+        cheapest = np.take_along_axis(masked, order, axis=1)
+        ranks = np.argsort(cheapest, axis=1)
+        order = np.take_along_axis(order, ranks, axis=1)
+        cheapest = np.take_along_axis(cheapest, ranks, axis=1)
+    else:  # long jobs: sort the values only (far cheaper); the best rows' slots come below
+        cheapest = np.partition(masked, most - 1, axis=1)[:, :most]
+        cheapest.sort(axis=1)
+    value = np.cumsum(cheapest, axis=1)[np.arange(n), rows.duration - 1]
     best = _first_best(rows, value)
     duration = rows.duration[best]
-    picked = np.where(np.arange(most)[None, :] < duration[:, None], order[best], horizon)
-    picked = np.sort(picked, axis=1)
-    runs = 1 + ((np.diff(picked, axis=1) != 1) & (picked[:, 1:] < horizon)).sum(axis=1)
-    fine = (runs == 1) | ((overhead == 0) & (runs <= max_segments))
-    cells = picked + (rows.region[best] * horizon + rows.lo[best])[:, None]
+    if short:
+        picked = np.where(np.arange(most)[None, :] < duration[:, None], order[best], horizon)
+        picked.sort(axis=1)
     out: list[Option | None] = []
     for i, (row, d, under) in enumerate(
         zip(best.tolist(), duration.tolist(), (value[best] < limit).tolist(), strict=True)
     ):
         if not under:
             out.append(None)
-        elif not fine[i]:
-            out.append(ASK)
-        else:
-            segs = slot_runs(picked[i, :d].tolist(), int(rows.lo[row]), int(rows.region[row]))
-            many = cells[i, :d] if len(segs) > 1 else None
-            out.append(Option(score=float(value[row]), segments=segs, cells=many))
+            continue
+        chosen = picked[i, :d] if short else np.sort(np.argpartition(masked[row], d - 1)[:d])
+        region, lo = int(rows.region[row]), int(rows.lo[row])
+        segs = slot_runs(chosen, lo, region)
+        if len(segs) > 1 and (overhead > 0 or len(segs) > max_segments):
+            out.append(ASK)  # the cheapest slots break the segment rules: ``place`` fits them
+            continue
+        many = chosen + (region * horizon + lo) if len(segs) > 1 else None
+        out.append(Option(score=float(value[row]), segments=segs, cells=many))
     return out
 
 

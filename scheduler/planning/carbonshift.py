@@ -36,7 +36,9 @@ saves more (``--arrival-reserve``; the heuristic path for large problems ignores
    true intensity given everyone else, while a pass still saves something (only on the
    candidates that place the most jobs).
 5. *Exact windows.* Half-overlapping time windows whose jobs fit ``exact_max_vars`` are
-   re-solved by HiGHS with everything else fixed (first around jobs still left out).
+   re-solved by HiGHS with everything else fixed (first around jobs still left out). A job
+   left out that no window holds (one whose window spans the horizon) is re-solved with its
+   rivals instead: the jobs confined to its regions or placed there (``lns.rivals``).
 
 Steps 1–4 evaluate jobs a chunk at a time with ``batch.BatchPlacer`` (a few numpy calls for
 64 jobs instead of a dozen per job); the result is the job-by-job one (up to ties), except
@@ -71,6 +73,8 @@ from scheduler.planning.lns import (
     default_width,
     model_size,
     reoptimise,
+    replace_jobs,
+    rivals,
     sliding_spans,
     spans_around,
 )
@@ -129,6 +133,9 @@ class CarbonshiftPolicy:
     exact_time_limit_s: float | None = 2.0
     #: HiGHS time limit of the MILP that leaves out the fewest jobs when not all fit (rare)
     fewest_time_limit_s: float | None = 10.0
+    #: HiGHS limit when a job no time window holds would be left out and is re-placed with
+    #: its rivals (``lns.rivals``): the four-region replay's month-long pod needed ~10 s
+    rescue_time_limit_s: float | None = 30.0
     #: also polish feasible plans window by window (repairing misses is always on)
     polish: bool = True
     #: wall-clock seconds polishing may take (None: every window); the plan is valid and
@@ -321,9 +328,18 @@ class CarbonshiftPolicy:
             return best.missed
         width = default_width(problem)
         for job in best.missed:
-            for span in spans_around(job, problem.slots, (width // 4, width // 2, width)):
-                if self._reoptimise(problem, best, span):
-                    break
+            spans = spans_around(job, problem.slots, (width // 4, width // 2, width))
+            if job.id in best.placed or any(self._reoptimise(problem, best, s) for s in spans):
+                continue
+            # no window small enough holds it (a month-long job): re-place its rivals with it
+            replace_jobs(
+                problem,
+                best.placed,
+                best.free,
+                rivals(problem, job, best.placed),
+                max_vars=self.exact_max_vars,
+                time_limit_s=self.rescue_time_limit_s,
+            )
         if self.polish:
             began = time.perf_counter()
             for span in sliding_spans(problem, width):

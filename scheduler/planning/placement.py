@@ -21,6 +21,8 @@ from scheduler.planning.problem import FloatArray, IntArray, PlanJob, Segment
 from scheduler.planning.segments import BoolArray, fit_segments, runs
 
 INF = float("inf")
+#: ``slot_runs`` walks lists of up to this many slots in Python, longer ones with numpy
+SHORT_RUN = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +108,7 @@ def best_slots(
     total = float(vals[row, chosen].sum())
     if total == INF:
         return None
-    segs = slot_runs(sorted(chosen.tolist()), lo, int(regs[row]))
+    segs = slot_runs(np.sort(chosen), lo, int(regs[row]))
     if len(segs) == 1 or (overhead_slots == 0 and len(segs) <= max_segments):
         return Option(score=total, segments=segs)  # the cheapest slots obey the rules: optimal
     option = _fit_row(
@@ -125,11 +127,18 @@ def best_slots(
     return option
 
 
-def slot_runs(slots: list[int], lo: int, region: int) -> tuple[Segment, ...]:
+def slot_runs(slots: IntArray, lo: int, region: int) -> tuple[Segment, ...]:
     """Sorted slot offsets (from ``lo``) in ``region`` as segments of consecutive slots."""
-    segs: list[Segment] = []
-    first = prev = slots[0]
-    for slot in slots[1:]:
+    if len(slots) > SHORT_RUN:  # long runs: find the breaks with numpy
+        breaks = np.flatnonzero(np.diff(slots) != 1)
+        starts = slots[np.concatenate(([0], breaks + 1))] + lo
+        ends = slots[np.concatenate((breaks, [len(slots) - 1]))] + lo + 1
+        pairs = zip(starts.tolist(), ends.tolist(), strict=True)
+        return tuple(Segment(region=region, start=a, end=b) for a, b in pairs)
+    segs: list[Segment] = []  # short ones: a Python loop beats numpy's per-call overhead
+    listed = slots.tolist()
+    first = prev = listed[0]
+    for slot in listed[1:]:
         if slot != prev + 1:
             segs.append(Segment(region=region, start=lo + first, end=lo + prev + 1))
             first = slot
