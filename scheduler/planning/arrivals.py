@@ -25,12 +25,12 @@ numpy; see ``docs/decisions/0002`` ("Arrival forecast", "Arrival reserve") for w
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
 
-from scheduler.planning.problem import IntArray
+from scheduler.planning.problem import IntArray, PlanProblem
 
 WEEK_S = 7 * 86400
 
@@ -97,6 +97,24 @@ def last_period_demand(
     return wanted
 
 
+def with_arrivals(
+    problem: PlanProblem, history: History, *, now: int, forecast: float, reserve: float
+) -> PlanProblem:
+    """``problem`` with last week's jobs as its ``expected_use`` (``last_period_use`` × the
+    ``forecast`` scale) and ``expected_demand`` (``last_period_demand`` × ``reserve``); a
+    scale of 0 leaves that one None. ``now``: the slot of ``history``'s grid that is the
+    problem's slot 0."""
+    shape = {
+        "now": now,
+        "slots": problem.slots,
+        "regions": len(problem.region_names),
+        "period": WEEK_S // problem.slot_s,
+    }
+    use = last_period_use(history, scale=forecast, **shape) if forecast > 0 else None
+    demand = last_period_demand(history, scale=reserve, **shape) if reserve > 0 else None
+    return replace(problem, expected_use=use, expected_demand=demand)
+
+
 def _check(period: int, scale: float) -> None:
     if period <= 0 or scale < 0:
         raise ValueError(
@@ -105,4 +123,4 @@ def _check(period: int, scale: float) -> None:
         )
 
 
-__all__ = ["WEEK_S", "History", "last_period_demand", "last_period_use"]
+__all__ = ["WEEK_S", "History", "last_period_demand", "last_period_use", "with_arrivals"]

@@ -11,7 +11,8 @@ mode: ``plan_tick`` gives it the earliest free GPUs before anything else is plan
 
 With ``arrival_forecast`` or ``arrival_reserve`` set, the jobs submitted in the last week
 (``history``, any state) are expected back a week later: ``arrivals.last_period_use`` and
-``last_period_demand`` turn them into the problem's ``expected_use`` and ``expected_demand``.
+``last_period_demand`` turn them into the problem's ``expected_use`` and ``expected_demand``
+(``arrivals.with_arrivals``, as in the simulator).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from datetime import datetime
 import numpy as np
 
 from scheduler.model import Forecast, Job, Region, Reject
-from scheduler.planning.arrivals import WEEK_S, History, last_period_demand, last_period_use
+from scheduler.planning.arrivals import History, with_arrivals
 from scheduler.planning.problem import FloatArray, IntArray, PlanJob, PlanProblem
 
 
@@ -202,8 +203,13 @@ def build_problem(
         max_segments=settings.max_segments,
     )
     if settings.uses_history:
-        known_jobs = history_of(history, regions, now, settings, default_zone)
-        problem = _with_arrivals(problem, known_jobs, settings)
+        problem = with_arrivals(
+            problem,
+            history_of(history, regions, now, settings, default_zone),
+            now=0,
+            forecast=settings.arrival_forecast,
+            reserve=settings.arrival_reserve,
+        )
     missing = frozenset(r.zone for r in regions if r.zone not in known)
     return Built(
         problem=problem,
@@ -245,25 +251,6 @@ def history_of(
         gpus=table[:, 3],
         region=table[:, 4],
         interruptible=np.array(interruptible, dtype=np.bool_),
-    )
-
-
-def _with_arrivals(problem: PlanProblem, history: History, settings: PlanSettings) -> PlanProblem:
-    """``problem`` with the arrival forecasts ``settings`` ask for (slot 0 = now)."""
-    shape = {
-        "now": 0,
-        "slots": problem.slots,
-        "regions": len(problem.region_names),
-        "period": WEEK_S // problem.slot_s,
-    }
-    return replace(
-        problem,
-        expected_use=last_period_use(history, scale=settings.arrival_forecast, **shape)
-        if settings.arrival_forecast > 0
-        else None,
-        expected_demand=last_period_demand(history, scale=settings.arrival_reserve, **shape)
-        if settings.arrival_reserve > 0
-        else None,
     )
 
 

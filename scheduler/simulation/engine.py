@@ -30,8 +30,8 @@ import numpy as np
 
 from scheduler.errors import ScenarioError, ScheduleViolationError
 from scheduler.model import IntensityTrace
-from scheduler.planning.arrivals import WEEK_S, History, last_period_demand, last_period_use
-from scheduler.planning.problem import IntArray, Plan, PlanJob, PlanProblem, Policy, Segment
+from scheduler.planning.arrivals import History, with_arrivals
+from scheduler.planning.problem import Plan, PlanJob, PlanProblem, Policy, Segment
 from scheduler.protocols import SignalForecaster
 from scheduler.simulation.forecast_errors import ForecastModel, ForecastSpec, build_forecast_model
 from scheduler.simulation.grid import FloatArray, SlotGrid, StepIntegral
@@ -264,7 +264,7 @@ class Simulator:
             )
             for s in active
         ]
-        return PlanProblem(
+        problem = PlanProblem(
             start=self.grid.time(t),
             slot_s=self.grid.slot_s,
             region_names=tuple(r.name for r in self.scenario.regions),
@@ -273,25 +273,15 @@ class Simulator:
             jobs=jobs,
             resume_overhead_slots=self.options.resume_overhead_slots,
             max_segments=self.options.max_segments,
-            expected_use=self._arrivals(last_period_use, self.options.arrival_forecast, t, length),
-            expected_demand=self._arrivals(
-                last_period_demand, self.options.arrival_reserve, t, length
-            ),
         )
-
-    def _arrivals(
-        self, forecast: Callable[..., IntArray], scale: float, t: int, length: int
-    ) -> IntArray | None:
-        """An arrival forecast from last week's jobs (None when off or offline)."""
-        if scale <= 0 or self.options.offline:
-            return None
-        return forecast(
+        if self.options.offline:  # every job is known: nothing to forecast
+            return problem
+        return with_arrivals(
+            problem,
             self.history,
             now=t,
-            slots=length,
-            regions=len(self.scenario.regions),
-            period=WEEK_S // self.grid.slot_s,
-            scale=scale,
+            forecast=self.options.arrival_forecast,
+            reserve=self.options.arrival_reserve,
         )
 
     def _zone_forecast(self, zone: int, t: int, length: int) -> FloatArray:
