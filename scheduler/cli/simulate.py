@@ -16,7 +16,7 @@ from scheduler.planning.problem import Policy
 from scheduler.protocols import SignalForecaster
 from scheduler.simulation.engine import DecisionPoint, EngineOptions
 from scheduler.simulation.forecast_errors import FORECAST_HELP, ForecastSpec, parse_forecast
-from scheduler.simulation.output import write_result, write_schedule
+from scheduler.simulation.output import iso, write_result, write_schedule
 from scheduler.simulation.power_capping import with_power_capping
 from scheduler.simulation.runner import SimulationResult, simulate
 from scheduler.simulation.scenario import load_scenario
@@ -191,3 +191,40 @@ def _print_summary(result: SimulationResult) -> None:
     for name, value in rows:
         table.add_row(name, value)
     Console().print(table)
+    _print_missed(result)
+
+
+#: missed jobs listed after the summary (the rest are counted)
+MISSED_SHOWN = 10
+
+
+def _print_missed(result: SimulationResult) -> None:
+    """The jobs that missed their deadline: how much ran and when the plans gave up on them."""
+    missed = sorted(
+        (o for o in result.run.outcomes if not o.completed), key=lambda o: o.job.deadline_s
+    )
+    if not missed:
+        return
+    grid = result.run.grid
+
+    def at(slot: int | None) -> str:
+        return "-" if slot is None else f"{grid.time(slot):%Y-%m-%d %H:%M}"
+
+    console = Console(soft_wrap=True)
+    console.print(f"missed deadlines ({len(missed)}):")
+    for o in missed[:MISSED_SHOWN]:
+        ran_h = sum(seg.slots for seg in o.segments) * grid.slot_s / 3600
+        console.print(
+            f"  {o.job.id}: due {iso(o.job.deadline_s)[:16].replace('T', ' ')}, ran "
+            f"{ran_h:.1f} of {o.job.duration_s / 3600:.1f} h, left out from "
+            f"{at(o.left_out_at)}, lost at {at(o.lost_at)}",
+            markup=False,
+        )
+    if len(missed) > MISSED_SHOWN:
+        console.print(f"  … and {len(missed) - MISSED_SHOWN} more")
+    console.print(
+        "  (left out from: the plans did not place the job from then on, because not every "
+        "queued job fitted the free GPUs before its deadline, '-' when the last plan placed "
+        "it or it came too late for any; lost at: from then on its remaining work no longer "
+        "fitted before the deadline)"
+    )

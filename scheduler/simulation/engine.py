@@ -80,6 +80,11 @@ class JobOutcome:
     segments: tuple[Segment, ...]
     completed: bool
     note: str
+    #: a job that missed its deadline: the slot from which the plans left it out for good
+    #: (None when the last plan still placed it) and the first slot from which its remaining
+    #: work no longer fitted before its deadline
+    left_out_at: int | None = None
+    lost_at: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -103,6 +108,7 @@ class _State:
         "executed",
         "home",
         "job",
+        "left_out_at",
         "note",
         "pending_note",
         "plan",
@@ -125,6 +131,7 @@ class _State:
         self.plan: list[Segment] = []
         self.note = ""
         self.pending_note = ""
+        self.left_out_at: int | None = None
 
     def remaining_est(self) -> int:
         return max(1, self.est_slots - self.done_slots)
@@ -209,6 +216,8 @@ class Simulator:
                 segments=tuple(Segment(region=r, start=a, end=b) for r, a, b in s.executed),
                 completed=s.done,
                 note=s.note,
+                left_out_at=None if s.done else s.left_out_at,
+                lost_at=None if s.done else max(s.release, s.deadline - s.remaining_est() + 1),
             )
             for s in sorted(states, key=lambda s: s.job.id)
         )
@@ -295,8 +304,11 @@ class Simulator:
         segments = plan.placements.get(state.job.id)
         state.pending_note = plan.notes.get(state.job.id, "")
         if segments is None:
+            if state.left_out_at is None:
+                state.left_out_at = t
             state.plan = []
             return
+        state.left_out_at = None
         shifted = sorted(
             (Segment(region=s.region, start=s.start + t, end=s.end + t) for s in segments),
             key=lambda s: s.start,

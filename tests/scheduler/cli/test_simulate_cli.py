@@ -170,3 +170,26 @@ def test_arrival_forecasts_reach_the_policy(
         )
         assert outcome.exit_code == 0, outcome.output
     assert seen == [(0.0, 0.0), (1.5, 2.0), (0.5, 1.25), (0.5, 0.0)]
+
+
+def test_missed_jobs_are_listed_with_when_they_were_lost(tmp_path: Path) -> None:
+    """Two 3-hour jobs due at 03:00 on one GPU: the summary names the one that missed, how
+    much of it ran, and when the plans left it out and its deadline was lost."""
+    jobs = tmp_path / "jobs.csv"
+    jobs.write_text(
+        JOBS_HEADER
+        + job_row("first", "00:00", 3 * 3600, "03:00")
+        + job_row("second", "00:00", 3 * 3600, "03:00"),
+        encoding="utf-8",
+    )
+    carbon = write_carbon(tmp_path / "de.csv", {"DE": HOURLY})
+    regions = write_regions(tmp_path / "r.yaml", [("de-1", "DE", 1, 1.0)])
+    args = ["simulate", "--jobs", str(jobs), "--carbon", str(carbon), "--regions", str(regions)]
+    args += ["--policy", "earliest", "--out", str(tmp_path / "r"), "--schedule-out"]
+    outcome = CliRunner().invoke(app, [*args, str(tmp_path / "s")])
+    assert outcome.exit_code == 0, outcome.output
+    listed = outcome.output.split("missed deadlines (1):")[1]
+    assert "second: due 2024-01-01 03:00, ran 0.0 of 3.0 h" in listed
+    # left out by the first plan, and lost one (hourly) slot later: 3 h no longer fit
+    assert "left out from 2024-01-01 00:00, lost at 2024-01-01 01:00" in listed
+    assert "first" not in listed

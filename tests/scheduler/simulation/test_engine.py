@@ -112,8 +112,17 @@ def test_jobs_a_policy_cannot_place_are_missed(tmp_path: Path) -> None:
     """With 1 GPU and two jobs that each need the whole window, one job is missed."""
     rows = [job_row("a", "00:00", 3 * 3600, "03:00"), job_row("b", "00:00", 3 * 3600, "03:00")]
     loaded = scenario(tmp_path, rows, regions=(("de-1", "DE", 1, 1.0),))
-    result = simulate(loaded, traces_for(tmp_path), EarliestPolicy()).result
-    assert (result["completed"], result["missed_deadlines"]) == (1, 1)
+    replay = simulate(loaded, traces_for(tmp_path), EarliestPolicy())
+    assert (replay.result["completed"], replay.result["missed_deadlines"]) == (1, 1)
+    # the outcome says when the plans gave up on the missed job and when it was lost: the
+    # slot after its last feasible start (00:00, as it needs the whole window)
+    done, missed = sorted(replay.run.outcomes, key=lambda o: not o.completed)
+    assert (done.left_out_at, done.lost_at) == (None, None)
+    grid = replay.run.grid
+    assert missed.left_out_at is not None
+    assert missed.lost_at is not None
+    assert grid.time(missed.left_out_at).hour == 0
+    assert missed.lost_at == missed.left_out_at + 1
 
 
 def forecasts_seen(
