@@ -44,7 +44,9 @@ Steps 1–4 evaluate jobs a chunk at a time with ``batch.BatchPlacer`` (a few nu
 64 jobs instead of a dozen per job); the result is the job-by-job one (up to ties), except
 that large problems' local search skips one exactness check (see ``greedy.reinsert``).
 
-Intensities are shifted to a minimum of zero (plus a tiny earliness slope) before anything,
+A forecast with slot-to-slot white noise is first averaged over a few slots (``denoise``,
+width by Stein's unbiased risk estimate); a clean one is planned as it is. Then the
+intensities are shifted to a minimum of zero (plus a tiny earliness slope),
 so adding a constant to every intensity changes no decision when there is no resume
 overhead. See ``docs/decisions/0002-planner-algorithm.md`` for the variants compared.
 """
@@ -58,6 +60,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from scheduler.planning.batch import BatchPlacer
+from scheduler.planning.denoise import denoise
 from scheduler.planning.exact import Window, solve
 from scheduler.planning.extract import placements_from
 from scheduler.planning.greedy import (
@@ -166,6 +169,9 @@ class CarbonshiftPolicy:
     #: large problems get fewer price rounds and passes, and a packing repair (see
     #: ``_candidate``), so a call stays fast
     work_budget: int = 30_000
+    #: average out white noise in the intensity forecast first (``denoise``): rows whose
+    #: slot-to-slot noise is small against their spread are left as they are
+    denoise_forecast: bool = True
 
     def plan(self, problem: PlanProblem) -> Plan:
         """Place every job it can; see the module docstring for the steps.
@@ -183,12 +189,16 @@ class CarbonshiftPolicy:
 
     def _plan(self, problem: PlanProblem) -> Plan:
         per_slot = self._lateness(problem) * problem.slot_s / 86400.0
-        problem = replace(problem, intensity=_normalised(problem.intensity, per_slot))
+        problem = replace(problem, intensity=_normalised(self._forecast(problem), per_slot))
         if 0 < model_size(problem.jobs) <= self.exact_max_vars:
             exact = self._whole(problem)
             if exact is not None:
                 return exact
         return self._heuristic(problem)
+
+    def _forecast(self, problem: PlanProblem) -> FloatArray:
+        """The intensities to plan with: ``denoise``d unless ``denoise_forecast`` is off."""
+        return denoise(problem.intensity) if self.denoise_forecast else problem.intensity
 
     def _lateness(self, problem: PlanProblem) -> float:
         """Lateness cost per day: ``lateness_cost`` plus the load-driven share.
@@ -211,7 +221,8 @@ class CarbonshiftPolicy:
         then moving flexible jobs out of the way). Falls back to ``plan`` if any job is left
         out, so it never misses a job that ``plan`` would place.
         """
-        base = problem.intensity - _lowest(problem.intensity)
+        intensity = self._forecast(problem)
+        base = intensity - _lowest(intensity)
         placed, free = _kept(problem, previous)
         rest = latest_start_order([job for job in problem.jobs if job.id not in placed])
         scores = Scores(base=base)
