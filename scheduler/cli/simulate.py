@@ -198,6 +198,11 @@ def _print_summary(result: SimulationResult) -> None:
 MISSED_SHOWN = 10
 
 
+def _minute(at_s: int) -> str:
+    """``2020-02-10 09:00``: an epoch time to the minute, UTC."""
+    return iso(at_s)[:16].replace("T", " ")
+
+
 def _print_missed(result: SimulationResult) -> None:
     """The jobs that missed their deadline: how much ran and when the plans gave up on them."""
     missed = sorted(
@@ -208,14 +213,14 @@ def _print_missed(result: SimulationResult) -> None:
     grid = result.run.grid
 
     def at(slot: int | None) -> str:
-        return "-" if slot is None else f"{grid.time(slot):%Y-%m-%d %H:%M}"
+        return "-" if slot is None else _minute(grid.time_s(slot))
 
     console = Console(soft_wrap=True)
     console.print(f"missed deadlines ({len(missed)}):")
     for o in missed[:MISSED_SHOWN]:
         ran_h = sum(seg.slots for seg in o.segments) * grid.slot_s / 3600
         console.print(
-            f"  {o.job.id}: due {iso(o.job.deadline_s)[:16].replace('T', ' ')}, ran "
+            f"  {o.job.id}: due {_minute(o.job.deadline_s)}, ran "
             f"{ran_h:.1f} of {o.job.duration_s / 3600:.1f} h, left out from "
             f"{at(o.left_out_at)}, lost at {at(o.lost_at)}",
             markup=False,

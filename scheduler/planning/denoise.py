@@ -38,30 +38,33 @@ def noise_sigma(row: FloatArray) -> float:
 
 def smoothing_width(row: FloatArray) -> int:
     """The width of ``WIDTHS`` with the lowest SURE risk for ``row`` (1: leave it as is)."""
-    sigma = noise_sigma(row)
-    n = len(row)
-    if n == 0 or sigma <= NOISE_FLOOR * float(np.percentile(row, 90) - np.percentile(row, 10)):
-        return 1
-    sigma2 = sigma**2
-    best, best_risk = 1, n * sigma2  # SURE of the identity: ||0||² + 2σ²n − nσ²
-    for width in WIDTHS[1:]:
-        if width >= n:
-            break
-        residual = row - uniform_filter1d(row, width, mode="nearest")
-        risk = float(residual @ residual) + 2 * sigma2 * n / width - n * sigma2
-        if risk < best_risk:
-            best, best_risk = width, risk
-    return best
+    return _smoothest(row)[0]
 
 
 def denoise(intensity: FloatArray) -> FloatArray:
     """``intensity`` ``[regions, slots]`` with each row averaged over its SURE width."""
-    out = np.array(intensity, dtype=np.float64, copy=True)
-    for r, row in enumerate(out):
-        width = smoothing_width(row)
-        if width > 1:
-            out[r] = uniform_filter1d(row, width, mode="nearest")
-    return out
+    rows = np.asarray(intensity, dtype=np.float64)
+    return np.stack([_smoothest(row)[1] for row in rows]) if len(rows) else rows.copy()
+
+
+def _smoothest(row: FloatArray) -> tuple[int, FloatArray]:
+    """(SURE width, ``row`` averaged over it); width 1 returns ``row`` itself."""
+    sigma = noise_sigma(row)
+    n = len(row)
+    best: tuple[int, FloatArray] = (1, row)
+    if n == 0 or sigma <= NOISE_FLOOR * float(np.percentile(row, 90) - np.percentile(row, 10)):
+        return best
+    sigma2 = sigma**2
+    best_risk = n * sigma2  # SURE of the identity: ||0||² + 2σ²n − nσ²
+    for width in WIDTHS[1:]:
+        if width >= n:
+            break
+        smoothed = uniform_filter1d(row, width, mode="nearest")
+        residual = row - smoothed
+        risk = float(residual @ residual) + 2 * sigma2 * n / width - n * sigma2
+        if risk < best_risk:
+            best, best_risk = (width, smoothed), risk
+    return best
 
 
 __all__ = ["NOISE_FLOOR", "WIDTHS", "denoise", "noise_sigma", "smoothing_width"]
