@@ -83,7 +83,9 @@ class PlannerSettings(Section):
         ge=0,
         le=10,
         description="expect last week's jobs back a week later and keep this × their GPU-hours"
-        " as a priced reserve over their windows (1.5 measured best; 0: off)",
+        " as a priced reserve over their windows; the planner then also runs queued work"
+        " sooner when the last two days brought more work than a week before"
+        " (1.5 measured best; 0: off)",
     )
     arrival_forecast: float = Field(
         default=0.0,

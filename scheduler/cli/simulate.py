@@ -72,8 +72,9 @@ def simulate_command(  # noqa: PLR0917  (a Typer command takes one parameter per
         typer.Option(
             "--arrival-reserve",
             help="Expect last week's jobs of both kinds again, their GPU-hours × this scale "
-            "spread over their windows, and keep that many GPUs as a priced reserve "
-            "(0: off; default: planner.arrival_reserve).",
+            "spread over their windows, and keep that many GPUs as a priced reserve; "
+            "queued work runs sooner when the last two days brought more work than the "
+            "same two days a week before (0: off; default: planner.arrival_reserve).",
             min=0.0,
             show_default=False,
         ),

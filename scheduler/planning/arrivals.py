@@ -19,12 +19,23 @@ saved no deadline the load-driven lateness cost had not).
 period comes back, its GPU-slots (GPUs × duration × ``scale``) spread evenly over its whole
 window. The planner keeps that many GPUs as a *priced* reserve (``PlanProblem
 .expected_demand``): known jobs use them only where that saves more than the reserve's price,
-so the green hours a later arrival will want are not all given away before it comes. Pure
-numpy; see ``docs/decisions/0002`` ("Arrival forecast", "Arrival reserve") for what each buys.
+so the green hours a later arrival will want are not all given away before it comes.
+
+``submission_surge`` reads the same history for a crunch in the making: the GPU-hours
+submitted in the last ``window`` (two days) over those of the same two days a week before.
+A crunch week announces itself that way a day or two before its last, longest jobs come: in
+the LWA year the two days to Thursday 6 February 2020, before the crunch of the 10th, brought
+2.4 × the work of the same two days a week earlier. The planner then runs queued work sooner
+(``PlanProblem.arrival_surge``, set with the reserve). ``last_period_load`` is last week's
+work over the GPU-slots the cluster offers in a week (``PlanProblem.arrival_load``): where it
+is high, even ordinary weeks leave little room to defer into. Pure numpy; see
+``docs/decisions/0002`` ("Arrival forecast", "Arrival reserve", "Submission surge") for
+what each buys.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -33,6 +44,10 @@ import numpy.typing as npt
 from scheduler.planning.problem import IntArray, PlanProblem
 
 WEEK_S = 7 * 86400
+#: the span whose submissions ``submission_surge`` compares with the same span a week before
+SURGE_WINDOW_S = 2 * 86400
+#: how far back planning reads submitted jobs: last week's, and the surge's week-old window
+HISTORY_S = WEEK_S + SURGE_WINDOW_S
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,13 +112,45 @@ def last_period_demand(
     return wanted
 
 
+def submission_surge(history: History, *, now: int, period: int, window: int) -> float:
+    """GPU-slots submitted in ``(now − window, now]`` over those of the same span a period ago.
+
+    1.0 when neither span saw a job; infinity when only the recent one did (a workload with no
+    history yet: the caller caps it). ``period`` and ``window`` are in slots.
+    """
+    _check(period, 1.0)
+    if window <= 0:
+        raise ValueError(f"window {window} slots must be positive; use two days in slots")
+    work = (history.gpus * history.duration).astype(np.float64)
+    recent = float(work[(history.release > now - window) & (history.release <= now)].sum())
+    ago = now - period
+    before = float(work[(history.release > ago - window) & (history.release <= ago)].sum())
+    if before > 0:
+        return recent / before
+    return math.inf if recent > 0 else 1.0
+
+
+def last_period_load(history: History, *, now: int, period: int, gpus: int) -> float:
+    """GPU-slots submitted in ``(now − period, now]`` over the ``gpus`` × ``period`` offered.
+
+    How tight the cluster is for this workload: about 0.52 for the LWA year at 34 GPUs and
+    0.66 at 27. 0 when there are no GPUs.
+    """
+    _check(period, 1.0)
+    seen = (history.release > now - period) & (history.release <= now)
+    work = float((history.gpus[seen] * history.duration[seen]).sum())
+    return work / (gpus * period) if gpus > 0 else 0.0
+
+
 def with_arrivals(
     problem: PlanProblem, history: History, *, now: int, forecast: float, reserve: float
 ) -> PlanProblem:
     """``problem`` with last week's jobs as its ``expected_use`` (``last_period_use`` × the
-    ``forecast`` scale) and ``expected_demand`` (``last_period_demand`` × ``reserve``); a
-    scale of 0 leaves that one None. ``now``: the slot of ``history``'s grid that is the
-    problem's slot 0."""
+    ``forecast`` scale) and ``expected_demand`` (``last_period_demand`` × ``reserve``, with
+    the ``submission_surge`` as its ``arrival_surge`` and ``last_period_load`` as its
+    ``arrival_load``); a scale of 0 leaves those None. ``now``: the slot of ``history``'s
+    grid that is the problem's slot 0. The cluster's GPUs are taken as the most free in any
+    slot of the horizon, per region."""
     shape = {
         "now": now,
         "slots": problem.slots,
@@ -111,8 +158,18 @@ def with_arrivals(
         "period": WEEK_S // problem.slot_s,
     }
     use = last_period_use(history, scale=forecast, **shape) if forecast > 0 else None
-    demand = last_period_demand(history, scale=reserve, **shape) if reserve > 0 else None
-    return replace(problem, expected_use=use, expected_demand=demand)
+    if reserve <= 0:
+        return replace(problem, expected_use=use, expected_demand=None)
+    period = shape["period"]
+    window = SURGE_WINDOW_S // problem.slot_s
+    gpus = int(problem.capacity.max(axis=1).sum()) if problem.capacity.size else 0
+    return replace(
+        problem,
+        expected_use=use,
+        expected_demand=last_period_demand(history, scale=reserve, **shape),
+        arrival_surge=submission_surge(history, now=now, period=period, window=window),
+        arrival_load=last_period_load(history, now=now, period=period, gpus=gpus),
+    )
 
 
 def _check(period: int, scale: float) -> None:
@@ -123,4 +180,14 @@ def _check(period: int, scale: float) -> None:
         )
 
 
-__all__ = ["WEEK_S", "History", "last_period_demand", "last_period_use", "with_arrivals"]
+__all__ = [
+    "HISTORY_S",
+    "SURGE_WINDOW_S",
+    "WEEK_S",
+    "History",
+    "last_period_demand",
+    "last_period_load",
+    "last_period_use",
+    "submission_surge",
+    "with_arrivals",
+]

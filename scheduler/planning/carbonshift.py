@@ -20,6 +20,10 @@ last week's jobs of both kinds, spread over their windows) those GPUs are a soft
 the exact model: using one costs ``arrival_reserve_cost`` × the intensity spread per
 GPU-slot, so the green hours that arrivals will want are given to known jobs only where that
 saves more (``--arrival-reserve``; the heuristic path for large problems ignores it).
+The reserve comes with a submission surge (``PlanProblem.arrival_surge``): the lateness
+cost then starts lower (``surge_lateness_cost``, unless last week's work filled the cluster)
+and grows with the surge, so quiet weeks defer more and a week whose submissions run ahead
+of last week's runs its queue sooner.
 
 **Large problems** go through:
 
@@ -153,6 +157,18 @@ class CarbonshiftPolicy:
     busy_lateness_cost: float = 1.0
     load_low: float = 0.5
     load_high: float = 0.8
+    #: with a submission surge (``PlanProblem.arrival_surge``, given with the arrival
+    #: reserve) the load-driven cost is a base × surge ** ``surge_power`` (from 1 to
+    #: ``surge_cap`` ×) instead of ``busy_lateness_cost``: a quiet week defers more, a crunch
+    #: in the making runs sooner. The base is ``surge_lateness_cost`` on a cluster last week's
+    #: work filled up to ``tight_low`` (``PlanProblem.arrival_load``), ``busy_lateness_cost``
+    #: from ``tight_high``, as a tight cluster has little room to defer into (see decision
+    #: 0002, "Submission surge")
+    surge_lateness_cost: float = 0.4
+    surge_power: float = 1.5
+    surge_cap: float = 4.0
+    tight_low: float = 0.6
+    tight_high: float = 0.75
     #: online robustness: the last ``tail_share`` of each job's slack costs ``tail_cost`` ×
     #: the intensity spread (p90 − p10) more, so plans keep slack for jobs not yet submitted
     tail_share: float = 0.0
@@ -205,13 +221,27 @@ class CarbonshiftPolicy:
 
         Load is the GPU-slots the jobs need over the GPU-slots the grid offers until their
         last deadline; from ``load_low`` to ``load_high`` the extra cost ramps up to
-        ``busy_lateness_cost``, so a crowded queue runs sooner and keeps room for arrivals.
+        ``busy_lateness_cost`` (to the surge's cost when the problem has a surge), so a
+        crowded queue runs sooner and keeps room for arrivals.
         """
-        if not problem.jobs or self.busy_lateness_cost <= 0:
+        busy = self.busy_lateness_cost
+        if problem.arrival_surge is not None:
+            scale = float(np.clip(problem.arrival_surge**self.surge_power, 1.0, self.surge_cap))
+            busy = self._surge_base(problem.arrival_load) * scale
+        if not problem.jobs or busy <= 0:
             return self.lateness_cost
         load = _total_load(problem)
         ramp = (load - self.load_low) / max(1e-9, self.load_high - self.load_low)
-        return self.lateness_cost + self.busy_lateness_cost * float(np.clip(ramp, 0.0, 1.0))
+        return self.lateness_cost + busy * float(np.clip(ramp, 0.0, 1.0))
+
+    def _surge_base(self, load: float | None) -> float:
+        """The surge's base cost: ``surge_lateness_cost`` up to ``tight_low`` of last week's
+        load, ramping to ``busy_lateness_cost`` at ``tight_high``."""
+        low, high = self.surge_lateness_cost, self.busy_lateness_cost
+        if load is None:
+            return low
+        ramp = (load - self.tight_low) / max(1e-9, self.tight_high - self.tight_low)
+        return low + (high - low) * float(np.clip(ramp, 0.0, 1.0))
 
     def replan(self, problem: PlanProblem, previous: Plan) -> Plan:
         """Incremental re-plan: keep ``previous`` placements that still hold, place the rest.

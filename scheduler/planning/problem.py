@@ -80,6 +80,12 @@ class PlanProblem:
     #: their windows (``arrivals.last_period_demand``); a policy may keep them as a priced,
     #: soft reserve. None: no such forecast
     expected_demand: IntArray | None = None
+    #: work submitted in the last two days over the same two days a week before
+    #: (``arrivals.submission_surge``; above 1 a crunch may be coming). None: not known
+    arrival_surge: float | None = None
+    #: last week's submitted GPU-slots over the GPU-slots the regions offer in a week
+    #: (``arrivals.last_period_load``). None: not known
+    arrival_load: float | None = None
 
     @property
     def slots(self) -> int:

@@ -46,7 +46,7 @@ from scheduler.model import (
     Start,
     Wait,
 )
-from scheduler.planning.arrivals import WEEK_S
+from scheduler.planning.arrivals import HISTORY_S
 from scheduler.protocols import Clock, Cluster, ForecastProvider, JobStore
 from scheduler.service.budgets import BudgetSource
 from scheduler.service.planning import PlanningConfig, RunningLoad, decide, grid_start
@@ -352,8 +352,8 @@ class SchedulerService:
             return
         planning = self._config.planning
         history: Sequence[Job] = ()
-        if planning.plan_settings().uses_history:  # the arrival forecasts read last week's jobs
-            history = self.store.list(submitted_after=now - timedelta(seconds=WEEK_S))
+        if planning.plan_settings().uses_history:  # last week's jobs, and the surge's window
+            history = self.store.list(submitted_after=now - timedelta(seconds=HISTORY_S))
         decisions = decide(
             jobs=waiting,
             regions=self.regions,

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from scheduler.planning.arrivals import History, last_period_demand, last_period_use
+from scheduler.planning.arrivals import (
+    History,
+    last_period_demand,
+    last_period_load,
+    last_period_use,
+    submission_surge,
+)
 from scheduler.planning.carbonshift import CarbonshiftPolicy
 from scheduler.planning.problem import PlanProblem
 from tests.scheduler.planning.problems import make_job, make_problem
@@ -123,3 +130,57 @@ def test_carbonshift_prices_the_demand_reserve_and_never_leaves_a_job_out_for_it
     assert start(green_wanted, 5.0) == 3  # 5 × spread per GPU-slot > the 2-unit saving
     assert start(green_wanted, 0.1) == 2  # 0.1 × spread < the saving: worth the reserve
     assert start(everywhere, 5.0) == 2  # every slot reserved: the price is the same anywhere
+
+
+def surge(past: History, now: int = 30, window: int = 4) -> float:
+    return submission_surge(past, now=now, period=PERIOD, window=window)
+
+
+def test_surge_is_the_last_windows_work_over_the_same_window_a_period_before() -> None:
+    past = history(
+        (27, 40, 2, 3, True),  # 6 GPU-slots in the last window (26, 30]
+        (30, 40, 1, 2, False),  # 2 more, submitted at "now"
+        (8, 20, 4, 1, False),  # 4 GPU-slots in the same window a period before, (6, 10]
+        (6, 20, 4, 8, False),  # just before that window: not counted
+        (11, 20, 4, 8, False),  # just after it: not counted
+        (31, 40, 4, 8, False),  # not submitted yet
+    )
+    assert surge(past) == 2.0
+    assert surge(past, window=5) == pytest.approx(8 / 36)  # (5, 10] now holds the 8-GPU job
+    assert surge(history()) == 1.0  # no work in either window: no surge
+    assert surge(history((29, 40, 1, 1, True))) == math.inf  # nothing a period before
+    with pytest.raises(ValueError, match=r"window 0 slots must be positive"):
+        surge(past, window=0)
+
+
+def test_carbonshift_defers_less_in_a_surge_or_on_a_tight_cluster() -> None:
+    """A crowded queue (8 of 10 slots): waiting one slot saves 0.06 and costs 8 slots of
+    lateness. Without a surge that is 1.0 × spread per day (0.083, so it runs now); with
+    one it is 0.4 × surge^1.5, from 1 to 4 × (0.033 in a quiet week: it waits; 0.133 at 4 ×
+    or with no history: it runs now). The 0.4 rises to 1.0 as last week's load goes from
+    0.6 to 0.75 of the cluster."""
+    job = make_job("a", 0, 10, 8)
+    plain = make_problem([[1.06] + [1.0] * 9], 1, [job])
+
+    def start(surge: float | None, load: float | None = None) -> int:
+        problem = replace(plain, arrival_surge=surge, arrival_load=load)
+        return CarbonshiftPolicy().plan(problem).placements["a"][0].start
+
+    assert start(None) == 0
+    assert start(0.5) == 1  # a quieter week than the last counts as an ordinary one
+    assert start(1.0) == 1
+    assert start(4.0) == 0
+    assert start(math.inf) == 0
+    assert start(1.0, load=0.6) == 1
+    assert start(1.0, load=0.7) == 0  # base 0.8: 0.067 > 0.06
+    assert start(1.0, load=0.9) == 0
+
+
+def test_last_periods_load_is_its_work_over_the_gpu_slots_offered() -> None:
+    past = history(
+        (12, 30, 4, 2, True),  # 8 GPU-slots in (10, 30]
+        (30, 40, 2, 1, False),  # 2 more, submitted at "now"
+        (10, 30, 8, 8, False),  # a period before "now" and earlier: not counted
+    )
+    assert last_period_load(past, now=30, period=PERIOD, gpus=2) == 10 / 40
+    assert last_period_load(past, now=30, period=PERIOD, gpus=0) == 0.0

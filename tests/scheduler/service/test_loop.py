@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+import pytest
+
 from plugins.clusters.scripted import ScriptedCluster
 from plugins.stores.memory import InMemoryJobStore
 from scheduler.clock import FakeClock
@@ -285,12 +287,14 @@ def test_a_cluster_fault_forgets_the_cached_capacity(clock: FakeClock) -> None:
 def test_the_arrival_forecasts_read_last_weeks_jobs(clock: FakeClock) -> None:
     """With ``arrival_reserve`` and ``arrival_forecast`` on, last week's jobs (not older
     ones) come back a week later: their GPU-hours as the reserve over their window, and the
-    rigid one's GPUs held over its latest window; off, the store's history is not read."""
+    rigid one's GPUs held over its latest window; the surge compares the last two days'
+    work with the same two days a week before; off, the store's history is not read."""
     now = clock.now()
 
     def stored() -> InMemoryJobStore:
         store = InMemoryJobStore()
-        for days_ago in (6.5, 8.0):  # the first comes back in 12 h, the second is too old
+        # the first comes back in 12 h; the second is too old to, but the surge counts it
+        for days_ago in (6.5, 8.0):
             at = now - timedelta(days=days_ago)
             store.submit(spec(at, gpus=4, hours=6, estimated_duration_s=3 * 3600), now=at)
         store.submit(spec(now), now=now)
@@ -305,6 +309,9 @@ def test_the_arrival_forecasts_read_last_weeks_jobs(clock: FakeClock) -> None:
 
     assert off.problems[-1].expected_demand is None
     assert off.problems[-1].expected_use is None
+    assert off.problems[-1].arrival_surge is None
+    # 1 GPU-slot submitted now over the 4 GPUs × 3 slots of 8 days ago
+    assert on.problems[-1].arrival_surge == pytest.approx(1 / 12)
     demand, held = on.problems[-1].expected_demand, on.problems[-1].expected_use
     assert demand is not None
     assert held is not None
