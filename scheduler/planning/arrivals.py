@@ -118,7 +118,7 @@ def submission_surge(history: History, *, now: int, period: int, window: int) ->
     1.0 when neither span saw a job; infinity when only the recent one did (a workload with no
     history yet: the caller caps it). ``period`` and ``window`` are in slots.
     """
-    _check(period, 1.0)
+    _check(period)
     if window <= 0:
         raise ValueError(f"window {window} slots must be positive; use two days in slots")
     work = (history.gpus * history.duration).astype(np.float64)
@@ -136,7 +136,7 @@ def last_period_load(history: History, *, now: int, period: int, gpus: int) -> f
     How tight the cluster is for this workload: about 0.52 for the LWA year at 34 GPUs and
     0.66 at 27. 0 when there are no GPUs.
     """
-    _check(period, 1.0)
+    _check(period)
     seen = (history.release > now - period) & (history.release <= now)
     work = float((history.gpus[seen] * history.duration[seen]).sum())
     return work / (gpus * period) if gpus > 0 else 0.0
@@ -172,7 +172,7 @@ def with_arrivals(
     )
 
 
-def _check(period: int, scale: float) -> None:
+def _check(period: int, scale: float = 0.0) -> None:
     if period <= 0 or scale < 0:
         raise ValueError(
             f"period {period} slots must be positive and scale {scale} at least 0; "
