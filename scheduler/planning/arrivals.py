@@ -121,10 +121,8 @@ def submission_surge(history: History, *, now: int, period: int, window: int) ->
     _check(period)
     if window <= 0:
         raise ValueError(f"window {window} slots must be positive; use two days in slots")
-    work = (history.gpus * history.duration).astype(np.float64)
-    recent = float(work[(history.release > now - window) & (history.release <= now)].sum())
-    ago = now - period
-    before = float(work[(history.release > ago - window) & (history.release <= ago)].sum())
+    recent = _work_between(history, now - window, now)
+    before = _work_between(history, now - period - window, now - period)
     if before > 0:
         return recent / before
     return math.inf if recent > 0 else 1.0
@@ -137,9 +135,13 @@ def last_period_load(history: History, *, now: int, period: int, gpus: int) -> f
     0.66 at 27. 0 when there are no GPUs.
     """
     _check(period)
-    seen = (history.release > now - period) & (history.release <= now)
-    work = float((history.gpus[seen] * history.duration[seen]).sum())
-    return work / (gpus * period) if gpus > 0 else 0.0
+    return _work_between(history, now - period, now) / (gpus * period) if gpus > 0 else 0.0
+
+
+def _work_between(history: History, after: int, until: int) -> float:
+    """GPU-slots of the jobs released in ``(after, until]``."""
+    seen = (history.release > after) & (history.release <= until)
+    return float((history.gpus[seen] * history.duration[seen]).sum())
 
 
 def with_arrivals(
