@@ -189,6 +189,20 @@ class CarbonshiftPolicy:
     #: slot-to-slot noise is small against their spread are left as they are
     denoise_forecast: bool = True
 
+    def __post_init__(self) -> None:
+        """Refuse surge settings that would make the lateness cost meaningless."""
+        if self.surge_lateness_cost < 0 or self.surge_power < 0 or self.surge_cap < 1:
+            raise ValueError(
+                f"surge_lateness_cost {self.surge_lateness_cost} and surge_power "
+                f"{self.surge_power} must be at least 0 and surge_cap {self.surge_cap} at "
+                "least 1; the defaults are 0.4, 1.5 and 4"
+            )
+        if not 0 <= self.tight_low < self.tight_high:
+            raise ValueError(
+                f"tight_low {self.tight_low} must be at least 0 and under tight_high "
+                f"{self.tight_high}; the defaults are 0.6 and 0.75"
+            )
+
     def plan(self, problem: PlanProblem) -> Plan:
         """Place every job it can; see the module docstring for the steps.
 

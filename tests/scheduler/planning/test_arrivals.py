@@ -184,3 +184,18 @@ def test_last_periods_load_is_its_work_over_the_gpu_slots_offered() -> None:
     )
     assert last_period_load(past, now=30, period=PERIOD, gpus=2) == 10 / 40
     assert last_period_load(past, now=30, period=PERIOD, gpus=0) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"surge_cap": 0.5}, r"surge_cap 0\.5 at least 1"),
+        ({"surge_lateness_cost": -0.1}, r"surge_lateness_cost -0\.1 .* at least 0"),
+        ({"tight_low": 0.8, "tight_high": 0.7}, r"tight_low 0\.8 .* under tight_high 0\.7"),
+    ],
+)
+def test_bad_surge_settings_are_refused_with_the_defaults(
+    settings: dict[str, float], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        CarbonshiftPolicy(**settings)
