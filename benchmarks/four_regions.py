@@ -49,6 +49,7 @@ from sim_common import (
 
 from forecasts.traces import load_carbon_traces
 from scheduler.model import IntensityTrace
+from scheduler.planning.arrivals import RESERVE_SCALE
 from scheduler.planning.bound import lower_bound_g
 from scheduler.planning.problem import FloatArray, Plan, PlanProblem
 from scheduler.simulation.accounting import baseline_emissions_g, emissions_g
@@ -180,7 +181,7 @@ def timed(
     forecast: str,
     *,
     arrival_forecast: float = 0.0,
-    arrival_reserve: float = 0.0,
+    arrival_reserve: float = RESERVE_SCALE,
 ) -> tuple[SimulationResult, float]:
     """One simulation and its wall time."""
     began = time.perf_counter()

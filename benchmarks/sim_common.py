@@ -17,6 +17,7 @@ sys.path.insert(0, str(REPO))
 
 from scheduler.errors import ScheduleViolationError  # noqa: E402  (after the path set-up)
 from scheduler.model import IntensityTrace  # noqa: E402
+from scheduler.planning.arrivals import RESERVE_SCALE  # noqa: E402
 from scheduler.planning.problem import Policy  # noqa: E402
 from scheduler.simulation.engine import EngineOptions  # noqa: E402
 from scheduler.simulation.forecast_errors import parse_forecast  # noqa: E402
@@ -57,7 +58,7 @@ def run(
     seed: int = 0,
     *,
     arrival_forecast: float = 0.0,
-    arrival_reserve: float = 0.0,
+    arrival_reserve: float = RESERVE_SCALE,
 ) -> Outcome:
     """Simulate ``policy_name`` (the oracle offline); never raises for a bad schedule."""
     began = time.perf_counter()
@@ -100,8 +101,9 @@ def add_arrival_forecast(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--arrival-reserve",
         type=float,
-        default=0.0,
-        help="keep last week's jobs' GPU-hours × this scale as a priced reserve (0: off)",
+        default=RESERVE_SCALE,
+        help="keep last week's jobs' GPU-hours × this scale as a priced reserve"
+        f" (default {RESERVE_SCALE}, the planner's; 0: off)",
     )
 
 

@@ -29,6 +29,7 @@ from pydantic_settings import (
 )
 
 from scheduler.errors import ConfigError
+from scheduler.planning.arrivals import RESERVE_SCALE
 
 ENV_PREFIX = "CARBONSHIFT_"
 DEFAULT_CONFIG_NAME = "carbonshift.yaml"
@@ -79,13 +80,13 @@ class PlannerSettings(Section):
         description="also choose a power limit per slot for placed jobs (carbon-aware capping)",
     )
     arrival_reserve: float = Field(
-        default=0.0,
+        default=RESERVE_SCALE,
         ge=0,
         le=10,
         description="expect last week's jobs back a week later and keep this × their GPU-hours"
         " as a priced reserve over their windows; the planner then also runs queued work"
         " sooner when the last two days brought more work than a week before"
-        " (1.5 measured best; 0: off)",
+        " (1.5, the default, measured best; 0: off)",
     )
     arrival_forecast: float = Field(
         default=0.0,

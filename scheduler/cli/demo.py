@@ -127,7 +127,15 @@ def savings_lines(outcome: DemoOutcome) -> list[tuple[str, str]]:
         lines.append(("oracle (offline optimum) saves", f"{100 * (1 - best / base):.1f} %"))
         share = (base - planner["emissions_g"]) / (base - best) if base != best else 1.0
         lines.append(("planner's share of the oracle's savings", f"{100 * share:.1f} %"))
+    lines.append(("arrival reserve (last week's jobs back)", reserve_line(outcome)))
     return lines
+
+
+def reserve_line(outcome: DemoOutcome) -> str:
+    """How often the arrival reserve kept GPUs for jobs like last week's coming back."""
+    if outcome.reserved:
+        return f"kept GPUs free at {outcome.reserved} of {outcome.decisions} decisions"
+    return "idle: no job was submitted a week before (try --days 10)"
 
 
 def savings_table(outcome: DemoOutcome, clock: FakeClock) -> Table:

@@ -48,6 +48,9 @@ WEEK_S = 7 * 86400
 SURGE_WINDOW_S = 2 * 86400
 #: how far back planning reads submitted jobs: last week's, and the surge's week-old window
 HISTORY_S = WEEK_S + SURGE_WINDOW_S
+#: the default ``arrival_reserve`` scale: last week's work × 1.5 (measured best on the LWA
+#: year; ``docs/decisions/0002``, "Submission surge"); 0 turns the reserve off
+RESERVE_SCALE = 1.5
 
 
 @dataclass(frozen=True, kw_only=True)

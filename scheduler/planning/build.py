@@ -25,7 +25,7 @@ from datetime import datetime
 import numpy as np
 
 from scheduler.model import Forecast, Job, Region, Reject
-from scheduler.planning.arrivals import History, with_arrivals
+from scheduler.planning.arrivals import RESERVE_SCALE, History, with_arrivals
 from scheduler.planning.problem import FloatArray, IntArray, PlanJob, PlanProblem
 
 
@@ -42,7 +42,7 @@ class PlanSettings:
     #: GPUs of last week's rigid jobs held over their latest windows, × this (0: off)
     arrival_forecast: float = 0.0
     #: GPU-hours of last week's jobs kept as a priced reserve over their windows, × this
-    arrival_reserve: float = 0.0
+    arrival_reserve: float = RESERVE_SCALE
 
     @property
     def uses_history(self) -> bool:

@@ -26,6 +26,7 @@ import numpy as np
 from scheduler.budgets import BudgetVerdict, Restricted, rejection
 from scheduler.model import ClusterCapacity, Decision, Forecast, Job, Region, Reject, Wait
 from scheduler.planning import decide as planner
+from scheduler.planning.arrivals import RESERVE_SCALE
 from scheduler.planning.build import Built, PlanSettings, RunningJob, build_problem
 from scheduler.planning.problem import Plan, PlanJob, Policy
 
@@ -48,9 +49,9 @@ class PlanningConfig:
     default_power_w: float = 300.0
     #: most jobs handed to the planner per tick (the most urgent; see ``most_urgent``)
     max_planned_jobs: int = 64
-    #: arrival forecasts from last week's jobs (``PlanSettings``; 0: off)
+    #: arrival forecast and reserve from last week's jobs (``PlanSettings``; 0: off)
     arrival_forecast: float = 0.0
-    arrival_reserve: float = 0.0
+    arrival_reserve: float = RESERVE_SCALE
 
     def plan_settings(self) -> PlanSettings:
         """These settings as the planner's ``PlanSettings``."""

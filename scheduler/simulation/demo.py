@@ -105,6 +105,8 @@ class DemoOutcome:
     run_now: SimulationResult
     oracle_emissions_g: float | None
     decisions: int
+    #: decisions at which the arrival reserve held GPUs for last week's jobs coming back
+    reserved: int
     elapsed_s: float
 
 
@@ -119,11 +121,13 @@ def run_demo(
 ) -> DemoOutcome:
     """Step 3: replay the planner on ``clock`` (moved to each decision), then the references."""
     began = time.perf_counter()
-    decisions = 0
+    decisions = reserved = 0
 
     def at_decision(point: DecisionPoint) -> None:
-        nonlocal decisions
+        nonlocal decisions, reserved
         decisions += 1
+        demand = point.problem.expected_demand
+        reserved += demand is not None and bool(demand.any())
         clock.set(max(point.time, clock.now()))
         if observer is not None:
             observer(point)
@@ -139,6 +143,7 @@ def run_demo(
         run_now=run_now,
         oracle_emissions_g=optimum,
         decisions=decisions,
+        reserved=reserved,
         elapsed_s=time.perf_counter() - began,
     )
 

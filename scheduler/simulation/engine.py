@@ -30,7 +30,7 @@ import numpy as np
 
 from scheduler.errors import ScenarioError, ScheduleViolationError
 from scheduler.model import IntensityTrace
-from scheduler.planning.arrivals import History, with_arrivals
+from scheduler.planning.arrivals import RESERVE_SCALE, History, with_arrivals
 from scheduler.planning.problem import Plan, PlanJob, PlanProblem, Policy, Segment
 from scheduler.protocols import SignalForecaster
 from scheduler.simulation.forecast_errors import ForecastModel, ForecastSpec, build_forecast_model
@@ -56,7 +56,7 @@ class EngineOptions:
     #: arrival reserve: every job submitted a week ago is expected again, its GPU-slots × this
     #: scale spread over its window, and planners may keep them as a priced reserve
     #: (``planning.arrivals.last_period_demand``); 0: off
-    arrival_reserve: float = 0.0
+    arrival_reserve: float = RESERVE_SCALE
 
 
 @dataclass(frozen=True, kw_only=True)

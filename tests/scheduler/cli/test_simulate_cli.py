@@ -145,7 +145,7 @@ def test_arrival_forecasts_reach_the_policy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``--arrival-forecast`` / ``--arrival-reserve`` reach the engine; without them the
-    ``planner`` settings do (0 by default)."""
+    ``planner`` settings do (no arrival forecast and the 1.5 reserve by default)."""
     seen: list[tuple[float, float]] = []
     real = simulate_cli.simulate
 
@@ -169,7 +169,7 @@ def test_arrival_forecasts_reach_the_policy(
             app, [*first, "simulate", *base, "--schedule-out", str(tmp_path / "s"), *extra]
         )
         assert outcome.exit_code == 0, outcome.output
-    assert seen == [(0.0, 0.0), (1.5, 2.0), (0.5, 1.25), (0.5, 0.0)]
+    assert seen == [(0.0, 1.5), (1.5, 2.0), (0.5, 1.25), (0.5, 0.0)]
 
 
 def test_missed_jobs_are_listed_with_when_they_were_lost(tmp_path: Path) -> None:

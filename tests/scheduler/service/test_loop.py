@@ -300,7 +300,9 @@ def test_the_arrival_forecasts_read_last_weeks_jobs(clock: FakeClock) -> None:
         store.submit(spec(now), now=now)
         return store
 
-    hourly = PlanningConfig(slot_s=3600, horizon_s=24 * 3600, safety_margin=0.0)
+    hourly = PlanningConfig(
+        slot_s=3600, horizon_s=24 * 3600, safety_margin=0.0, arrival_reserve=0.0
+    )
     planning = replace(hourly, arrival_reserve=1.0, arrival_forecast=1.0)
     off, on = Recording(), Recording()
     for config, policy in ((hourly, off), (planning, on)):
