@@ -134,7 +134,9 @@ def savings_lines(outcome: DemoOutcome) -> list[tuple[str, str]]:
 def reserve_line(outcome: DemoOutcome) -> str:
     """How often the arrival reserve kept GPUs for jobs like last week's coming back."""
     if outcome.reserved:
-        return f"kept GPUs free at {outcome.reserved} of {outcome.decisions} decisions"
+        held = outcome.crunch_held
+        crunch = f"; in a crunch, rigid jobs' windows too at {held}" if held else ""
+        return f"kept GPUs free at {outcome.reserved} of {outcome.decisions} decisions{crunch}"
     return "idle: no job was submitted a week before (try --days 10)"
 
 

@@ -26,11 +26,13 @@ submitted in the last ``window`` (two days) over those of the same two days a we
 A crunch week announces itself that way a day or two before its last, longest jobs come: in
 the LWA year the two days to Thursday 6 February 2020, before the crunch of the 10th, brought
 2.4 × the work of the same two days a week earlier. The planner then runs queued work sooner
-(``PlanProblem.arrival_surge``, set with the reserve). ``last_period_load`` is last week's
+(``PlanProblem.arrival_surge``, set with the reserve), and from a surge of 1.7 on it also
+holds last week's rigid jobs' latest windows as the arrival forecast does (the crunch hold:
+those long rigid jobs come at a crunch's end). ``last_period_load`` is last week's
 work over the GPU-slots the cluster offers in a week (``PlanProblem.arrival_load``): where it
 is high, even ordinary weeks leave little room to defer into. Pure numpy; see
-``docs/decisions/0002`` ("Arrival forecast", "Arrival reserve", "Submission surge") for
-what each buys.
+``docs/decisions/0002`` ("Arrival forecast", "Arrival reserve", "Submission surge", "Crunch
+hold") for what each buys.
 """
 
 from __future__ import annotations
@@ -51,6 +53,11 @@ HISTORY_S = WEEK_S + SURGE_WINDOW_S
 #: the default ``arrival_reserve`` scale: last week's work × 1.5 (measured best on the LWA
 #: year; ``docs/decisions/0002``, "Submission surge"); 0 turns the reserve off
 RESERVE_SCALE = 1.5
+#: with the reserve on and no arrival forecast, a surge from this (finite) value on also holds
+#: last week's rigid jobs' latest windows, × ``CRUNCH_HOLD``: a crunch in the making brings
+#: long rigid jobs at its end (``docs/decisions/0002``, "Crunch hold")
+CRUNCH_SURGE = 1.7
+CRUNCH_HOLD = 1.5
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -153,9 +160,11 @@ def with_arrivals(
     """``problem`` with last week's jobs as its ``expected_use`` (``last_period_use`` × the
     ``forecast`` scale) and ``expected_demand`` (``last_period_demand`` × ``reserve``, with
     the ``submission_surge`` as its ``arrival_surge`` and ``last_period_load`` as its
-    ``arrival_load``); a scale of 0 leaves those None. ``now``: the slot of ``history``'s
-    grid that is the problem's slot 0. The cluster's GPUs are taken as the most free in any
-    slot of the horizon, per region."""
+    ``arrival_load``); a scale of 0 leaves those None. With the reserve but no forecast, a
+    surge of at least ``CRUNCH_SURGE`` (finite: there is a week to compare with) sets
+    ``expected_use`` at ``CRUNCH_HOLD``. ``now``: the slot of ``history``'s grid that is the
+    problem's slot 0. The cluster's GPUs are taken as the most free in any slot of the
+    horizon, per region."""
     shape = {
         "now": now,
         "slots": problem.slots,
@@ -168,11 +177,14 @@ def with_arrivals(
     period = shape["period"]
     window = SURGE_WINDOW_S // problem.slot_s
     gpus = int(problem.capacity.max(axis=1).sum()) if problem.capacity.size else 0
+    surge = submission_surge(history, now=now, period=period, window=window)
+    if use is None and CRUNCH_SURGE <= surge < math.inf:
+        use = last_period_use(history, scale=CRUNCH_HOLD, **shape)
     return replace(
         problem,
         expected_use=use,
         expected_demand=last_period_demand(history, scale=reserve, **shape),
-        arrival_surge=submission_surge(history, now=now, period=period, window=window),
+        arrival_surge=surge,
         arrival_load=last_period_load(history, now=now, period=period, gpus=gpus),
     )
 
@@ -186,7 +198,10 @@ def _check(period: int, scale: float = 0.0) -> None:
 
 
 __all__ = [
+    "CRUNCH_HOLD",
+    "CRUNCH_SURGE",
     "HISTORY_S",
+    "RESERVE_SCALE",
     "SURGE_WINDOW_S",
     "WEEK_S",
     "History",

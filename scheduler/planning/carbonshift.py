@@ -207,24 +207,26 @@ class CarbonshiftPolicy:
         """Place every job it can; see the module docstring for the steps.
 
         With an arrival forecast (``problem.expected_use``) the jobs are first planned in the
-        capacity it leaves; if that leaves any job out, they are planned in all of it.
+        capacity it leaves; if that leaves any job out, they are planned in all of it. That
+        first try is tentative: it skips the costly rescue of a left-out job (and the polish
+        of a plan that leaves one out), since the plan in all the capacity has both.
         """
         expected = problem.expected_use
         if expected is not None and expected.any():
             kept = np.maximum(problem.capacity - expected[:, : problem.slots], 0)
-            plan = self._plan(replace(problem, capacity=kept, expected_use=None))
+            plan = self._plan(replace(problem, capacity=kept, expected_use=None), tentative=True)
             if not plan.unplaced:
                 return plan
         return self._plan(problem)
 
-    def _plan(self, problem: PlanProblem) -> Plan:
+    def _plan(self, problem: PlanProblem, *, tentative: bool = False) -> Plan:
         per_slot = self._lateness(problem) * problem.slot_s / 86400.0
         problem = replace(problem, intensity=_normalised(self._forecast(problem), per_slot))
         if 0 < model_size(problem.jobs) <= self.exact_max_vars:
             exact = self._whole(problem)
             if exact is not None:
                 return exact
-        return self._heuristic(problem)
+        return self._heuristic(problem, tentative=tentative)
 
     def _forecast(self, problem: PlanProblem) -> FloatArray:
         """The intensities to plan with: ``denoise``d unless ``denoise_forecast`` is off."""
@@ -348,7 +350,7 @@ class CarbonshiftPolicy:
         share = self.reserve_fraction * np.minimum(1.0, np.arange(problem.slots) / ramp_slots)
         return np.floor(problem.capacity * share[None, :]).astype(np.int64), self.reserve_cost
 
-    def _heuristic(self, problem: PlanProblem) -> Plan:
+    def _heuristic(self, problem: PlanProblem, *, tentative: bool = False) -> Plan:
         """Prices, greedy construction, repair, local search and window polishing.
 
         Local search runs only on candidates that can still win (fewest jobs left out), as
@@ -374,11 +376,14 @@ class CarbonshiftPolicy:
             if len(candidates) > 1
             else candidates[0]
         )
-        missed = self._exact(problem, best)
+        missed = self._exact(problem, best, tentative=tentative)
         return Plan(placements=best.placed, unplaced=tuple(sorted(j.id for j in missed)))
 
-    def _exact(self, problem: PlanProblem, best: _Candidate) -> list[PlanJob]:
-        """Repair misses, then polish, by exact re-optimisation of windows."""
+    def _exact(
+        self, problem: PlanProblem, best: _Candidate, *, tentative: bool = False
+    ) -> list[PlanJob]:
+        """Repair misses, then polish, by exact re-optimisation of windows; ``tentative``:
+        no rescue with rivals, and no polish once a job is left out (see ``plan``)."""
         if self.exact_max_vars <= 0:
             return best.missed
         width = default_width(problem)
@@ -386,6 +391,8 @@ class CarbonshiftPolicy:
             spans = spans_around(job, problem.slots, (width // 4, width // 2, width))
             if job.id in best.placed or any(self._reoptimise(problem, best, s) for s in spans):
                 continue
+            if tentative:
+                return [job for job in problem.jobs if job.id not in best.placed]
             # no window small enough holds it (a month-long job): re-place its rivals with it
             replace_jobs(
                 problem,

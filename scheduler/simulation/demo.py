@@ -107,6 +107,8 @@ class DemoOutcome:
     decisions: int
     #: decisions at which the arrival reserve held GPUs for last week's jobs coming back
     reserved: int
+    #: of those, decisions in a crunch in the making: rigid jobs' latest windows held too
+    crunch_held: int
     elapsed_s: float
 
 
@@ -121,13 +123,14 @@ def run_demo(
 ) -> DemoOutcome:
     """Step 3: replay the planner on ``clock`` (moved to each decision), then the references."""
     began = time.perf_counter()
-    decisions = reserved = 0
+    decisions = reserved = crunch_held = 0
 
     def at_decision(point: DecisionPoint) -> None:
-        nonlocal decisions, reserved
+        nonlocal decisions, reserved, crunch_held
         decisions += 1
-        demand = point.problem.expected_demand
+        demand, held = point.problem.expected_demand, point.problem.expected_use
         reserved += demand is not None and bool(demand.any())
+        crunch_held += held is not None and bool(held.any())
         clock.set(max(point.time, clock.now()))
         if observer is not None:
             observer(point)
@@ -144,6 +147,7 @@ def run_demo(
         oracle_emissions_g=optimum,
         decisions=decisions,
         reserved=reserved,
+        crunch_held=crunch_held,
         elapsed_s=time.perf_counter() - began,
     )
 

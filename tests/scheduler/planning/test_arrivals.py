@@ -8,12 +8,16 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from scheduler.planning import carbonshift
 from scheduler.planning.arrivals import (
+    CRUNCH_HOLD,
+    CRUNCH_SURGE,
     History,
     last_period_demand,
     last_period_load,
     last_period_use,
     submission_surge,
+    with_arrivals,
 )
 from scheduler.planning.carbonshift import CarbonshiftPolicy
 from scheduler.planning.problem import PlanProblem
@@ -86,6 +90,30 @@ def test_carbonshift_ignores_the_forecast_when_it_would_leave_a_known_job_out() 
     plan = CarbonshiftPolicy().plan(held)
     assert plan.unplaced == ()
     assert plan.placements["a"][0].start == 0
+
+
+def test_the_try_in_the_held_capacity_does_not_rescue_a_job_left_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first, tentative plan in the capacity the forecast leaves drops a job that needs
+    every slot; it is not re-solved with its rivals there (that costs up to
+    ``rescue_time_limit_s``), because the plan in the whole capacity follows and places it."""
+    rescues: list[int] = []
+    real = carbonshift.replace_jobs
+
+    def counted(*args: object, **kwargs: object) -> object:
+        rescues.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(carbonshift, "replace_jobs", counted)
+    jobs = [make_job("a", 0, 8, 8), make_job("b", 0, 8, 1)]  # a needs every slot
+    problem = make_problem([[5.0, 4.0, 1.0, 3.0, 2.0, 6.0, 1.0, 2.0]], 2, jobs)
+    held = replace(problem, expected_use=np.array([[0, 0, 0, 2, 0, 0, 0, 0]], dtype=np.int64))
+    policy = CarbonshiftPolicy(exact_max_vars=1)  # the heuristic path, with its repairs
+    plan = policy.plan(held)
+    assert plan.unplaced == ()
+    assert sum(seg.end - seg.start for seg in plan.placements["a"]) == 8
+    assert rescues == []
 
 
 def demand(past: History, now: int = 30, slots: int = 16, scale: float = 1.0) -> list[int]:
@@ -199,3 +227,35 @@ def test_bad_surge_settings_are_refused_with_the_defaults(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         CarbonshiftPolicy(**settings)
+
+
+def test_a_crunch_in_the_making_holds_last_weeks_rigid_jobs_with_the_reserve() -> None:
+    """On 6-hour slots (a week: 28 slots, the surge's two days: 8): last week's rigid job
+    (2 GPUs, 4 slots, due at 24) comes back at 42 and is held over its latest window, slots
+    48–51 (8–11 of the problem), × 1.5, once the last two days brought at least 1.7 × the
+    work of the same two days a week before; not below that, not without a week to compare
+    with, not with the reserve off, and never in place of an arrival forecast."""
+    now, six_hours = 40, 6 * 3600
+    problem = replace(make_problem([[1.0] * 16], 8, []), slot_s=six_hours)
+    rigid = (14, 24, 4, 2, False)
+    week_before = (8, 30, 5, 1, True)  # 5 GPU-slots in (4, 12]
+
+    def held(recent_work: int, *, reserve: float = 1.5, forecast: float = 0.0) -> list[int]:
+        jobs = [rigid, week_before, (38, 60, recent_work, 1, True)]  # (32, 40]: recent_work
+        arrived = with_arrivals(
+            problem, history(*jobs), now=now, forecast=forecast, reserve=reserve
+        )
+        use = arrived.expected_use
+        return [] if use is None else [int(v) for v in use[0]]
+
+    hold = [0] * 8 + [math.floor(2 * CRUNCH_HOLD)] * 4 + [0] * 4
+    assert 8 / 5 < CRUNCH_SURGE <= 9 / 5
+    assert held(9) == hold
+    assert held(8) == []
+    assert held(9, reserve=0.0) == []
+    assert held(9, forecast=1.0) == [0] * 8 + [2] * 4 + [0] * 4
+    no_week = with_arrivals(
+        problem, history(rigid, (38, 60, 9, 1, True)), now=now, forecast=0.0, reserve=1.5
+    )
+    assert no_week.arrival_surge == math.inf
+    assert no_week.expected_use is None
