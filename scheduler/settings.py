@@ -85,7 +85,8 @@ class PlannerSettings(Section):
         le=10,
         description="expect last week's jobs back a week later and keep this × their GPU-hours"
         " as a priced reserve over their windows; the planner then also runs queued work"
-        " sooner when the last two days brought more work than a week before"
+        " sooner when the last two days brought more work than a week before, and from"
+        " 1.7 × on also keeps last week's rigid jobs' latest windows free"
         " (1.5, the default, measured best; 0: off)",
     )
     arrival_forecast: float = Field(
