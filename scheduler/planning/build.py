@@ -9,10 +9,11 @@ nobody forecast. A deadline past the horizon is clipped to it (later rounds re-p
 as the horizon moves on). A job none of whose regions has a forecast runs in deadline-safe
 mode: ``plan_tick`` gives it the earliest free GPUs before anything else is planned.
 
-With ``arrival_forecast`` or ``arrival_reserve`` set, the jobs submitted in the last week
-(``history``, any state) are expected back a week later: ``arrivals.last_period_use`` and
-``last_period_demand`` turn them into the problem's ``expected_use`` and ``expected_demand``
-(``arrivals.with_arrivals``, as in the simulator).
+With ``arrival_forecast`` or ``arrival_reserve`` set (the reserve is on by default), the jobs
+submitted in the last nine days (``history``, any state; ``arrivals.HISTORY_S``) are read:
+last week's are expected back a week later, and ``arrivals.with_arrivals`` turns them into
+the problem's ``expected_use`` and ``expected_demand``, the submission surge and last week's
+load, as in the simulator.
 """
 
 from __future__ import annotations

@@ -391,8 +391,8 @@ class CarbonshiftPolicy:
             spans = spans_around(job, problem.slots, (width // 4, width // 2, width))
             if job.id in best.placed or any(self._reoptimise(problem, best, s) for s in spans):
                 continue
-            if tentative:
-                return [job for job in problem.jobs if job.id not in best.placed]
+            if tentative:  # ``plan`` drops this plan for one in all the capacity
+                return _left_out(problem, best)
             # no window small enough holds it (a month-long job): re-place its rivals with it
             replace_jobs(
                 problem,
@@ -409,7 +409,7 @@ class CarbonshiftPolicy:
                 if self.polish_budget_s is not None and spent > self.polish_budget_s:
                     break
                 self._reoptimise(problem, best, span)
-        return [job for job in problem.jobs if job.id not in best.placed]
+        return _left_out(problem, best)
 
     def _candidate(
         self,
@@ -617,6 +617,11 @@ def _cost(problem: PlanProblem, placed: Placements) -> float:
     """Score × kW of every placed job."""
     base = problem.intensity
     return sum(_kw(j) * segments_score(base, placed[j.id]) for j in problem.jobs if j.id in placed)
+
+
+def _left_out(problem: PlanProblem, best: _Candidate) -> list[PlanJob]:
+    """The jobs of ``problem`` that ``best`` does not place, in problem order."""
+    return [job for job in problem.jobs if job.id not in best.placed]
 
 
 def _normalised(intensity: FloatArray, lateness_per_slot: float = 0.0) -> FloatArray:
