@@ -49,6 +49,7 @@ from scheduler.model import (
 from scheduler.planning.arrivals import HISTORY_S
 from scheduler.protocols import Clock, Cluster, ForecastProvider, JobStore
 from scheduler.service.budgets import BudgetSource
+from scheduler.service.history import RecentJobs
 from scheduler.service.planning import PlanningConfig, RunningLoad, decide, grid_start
 
 #: How long a stopped attempt that the cluster still lists as PENDING is watched.
@@ -120,6 +121,8 @@ class SchedulerService:
         self._log = structlog.get_logger("carbonshift.service")
         #: region → (when read, what the cluster reported); see ``_capacities``
         self._capacity: dict[str, tuple[datetime, ClusterCapacity]] = {}
+        #: the last nine days' submissions, read incrementally (the planner's arrival history)
+        self._recent = RecentJobs(store, span=timedelta(seconds=HISTORY_S))
 
     def add_finished_hook(self, hook: FinishedHook) -> None:
         """Call ``hook`` for every attempt that ends from now on (accounting, metrics)."""
@@ -353,7 +356,7 @@ class SchedulerService:
         planning = self._config.planning
         history: Sequence[Job] = ()
         if planning.plan_settings().uses_history:  # last week's jobs, and the surge's window
-            history = self.store.list(submitted_after=now - timedelta(seconds=HISTORY_S))
+            history = self._recent.read(now)
         decisions = decide(
             jobs=waiting,
             regions=self.regions,
