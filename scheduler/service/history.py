@@ -9,7 +9,7 @@ Only a job's submission fields matter to the planner's history (submission time,
 start, deadline, estimated duration, GPUs, regions, interruptibility), and those never change
 after submission (caps may change; the history does not read them), so a job once read is
 never read again. The memory this takes is what every tick used to load anyway: nine days
-of jobs (28 MB per 10,000 jobs of `benchmarks/service.py`, by `tracemalloc`).
+of jobs (28 MB per 10,000 jobs of ``benchmarks/service.py``, by ``tracemalloc``).
 """
 
 from __future__ import annotations
