@@ -132,11 +132,11 @@ def savings_lines(outcome: DemoOutcome) -> list[tuple[str, str]]:
 
 
 def reserve_line(outcome: DemoOutcome) -> str:
-    """How often the arrival reserve kept GPUs for jobs like last week's coming back."""
+    """How often the arrival reserve kept room for jobs like last week's coming back."""
     if outcome.reserved:
-        held = outcome.crunch_held
-        crunch = f"; in a crunch, rigid jobs' windows too at {held}" if held else ""
-        return f"kept GPUs free at {outcome.reserved} of {outcome.decisions} decisions{crunch}"
+        rigid = outcome.expected
+        jobs = f"; planned last week's rigid jobs beside the queue at {rigid}" if rigid else ""
+        return f"kept room at {outcome.reserved} of {outcome.decisions} decisions{jobs}"
     return "idle: no job was submitted a week before (try --days 10)"
 
 

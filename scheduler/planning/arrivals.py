@@ -1,38 +1,41 @@
-"""A forecast of the GPUs that jobs not yet submitted will need: last week's jobs, again.
+"""What jobs not yet submitted will need: last week's jobs, again.
 
 Training workloads repeat weekly (the same teams submit before the same deadlines), and an
 online planner that fills the green weekend with the jobs it knows on Wednesday has no room
-left for the long jobs that arrive on Friday afternoon with hours of slack. The forecast here
-assumes that every job submitted one ``period`` ago comes back one period later, with the
-same GPUs, duration and slack, and expects it to hold its GPUs over its *latest* window
-(``deadline − duration`` to ``deadline``), the slots it cannot do without. Multiplied by
-``scale`` (a crunch week can bring half as much work again as the week before) and rounded
-down, that is the ``PlanProblem.expected_use`` a policy may keep free.
+left for the long jobs that arrive on Friday afternoon with hours of slack. Every forecast
+here assumes that each job submitted one ``period`` ago comes back one period later, with
+the same GPUs, duration and slack. Only jobs already submitted (release ≤ now) are read.
 
-Only non-interruptible jobs already submitted (release ≤ now) are used, and only those whose
-whole latest window falls inside the planning horizon. Interruptible arrivals are not held:
-they run in whatever pieces are free, and known interruptible jobs can still make room for
-them later (on the LWA interruptible year holding them cost 0.6 pp of savings at 34 GPUs and
-saved no deadline the load-driven lateness cost had not).
+``last_period_jobs`` (the default for rigid jobs, with the reserve): last week's
+non-interruptible jobs come back as jobs (``PlanProblem.expected_jobs``). The exact model
+places them beside the known jobs, each in its own cheapest window, and drops their
+placements: known jobs leave them room where that costs less than leaving one out
+(``CarbonshiftPolicy.expected_job_cost``), but keep the green hours they do not need. A
+rigid arrival needs a contiguous window, which only a job-shaped forecast describes.
 
-``last_period_demand`` is the soft counterpart for every job kind: each job of the last
-period comes back, its GPU-slots (GPUs × duration × ``scale``) spread evenly over its whole
-window. The planner keeps that many GPUs as a *priced* reserve (``PlanProblem
-.expected_demand``): known jobs use them only where that saves more than the reserve's price,
-so the green hours a later arrival will want are not all given away before it comes.
+``last_period_use`` (opt-in, ``--arrival-forecast``): the same rigid jobs held over their
+*latest* windows (``deadline − duration`` to ``deadline``), the slots they cannot do without,
+× ``scale`` and rounded down (``PlanProblem.expected_use``, kept free whenever every known job
+still fits). Safer in a cluster where every week is tight, and dearer: it keeps the greenest
+hours from known jobs even when the arrivals could have used others.
+
+``last_period_demand`` (the default for interruptible jobs, with the reserve): each job's
+GPU-slots × ``scale`` spread evenly over its window. The planner keeps that many GPUs as a
+*priced* reserve (``PlanProblem.expected_demand``): known jobs use them only where that saves
+more than the reserve's price. Interruptible arrivals run in whatever pieces are free, so
+their total is what matters.
 
 ``submission_surge`` reads the same history for a crunch in the making: the GPU-hours
 submitted in the last ``window`` (two days) over those of the same two days a week before.
 A crunch week announces itself that way a day or two before its last, longest jobs come: in
 the LWA year the two days to Thursday 6 February 2020, before the crunch of the 10th, brought
 2.4 × the work of the same two days a week earlier. The planner then runs queued work sooner
-(``PlanProblem.arrival_surge``, set with the reserve), and from a surge of 1.7 on it also
-holds last week's rigid jobs' latest windows as the arrival forecast does (the crunch hold:
-those long rigid jobs come at a crunch's end). ``last_period_load`` is last week's
-work over the GPU-slots the cluster offers in a week (``PlanProblem.arrival_load``): where it
-is high, even ordinary weeks leave little room to defer into. Pure numpy; see
-``docs/decisions/0002`` ("Arrival forecast", "Arrival reserve", "Submission surge", "Crunch
-hold") for what each buys.
+(``PlanProblem.arrival_surge``, set with the reserve), and from a surge of 2.2 on it expects
+last week's rigid jobs back twice (``CRUNCH_SURGE``, ``CRUNCH_SCALE``): those long rigid
+jobs come at a crunch's end. ``last_period_load`` is last week's work over the GPU-slots the
+cluster offers in a week (``PlanProblem.arrival_load``): where it is high, even ordinary
+weeks leave little room to defer into. Pure numpy; see ``docs/decisions/0002`` ("Arrival
+forecast", "Arrival reserve", "Submission surge", "Expected rigid jobs") for what each buys.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
-from scheduler.planning.problem import IntArray, PlanProblem
+from scheduler.planning.problem import IntArray, PlanJob, PlanProblem
 
 WEEK_S = 7 * 86400
 #: the span whose submissions ``submission_surge`` compares with the same span a week before
@@ -53,11 +56,11 @@ HISTORY_S = WEEK_S + SURGE_WINDOW_S
 #: the default ``arrival_reserve`` scale: last week's work × 1.5 (measured best on the LWA
 #: year; ``docs/decisions/0002``, "Submission surge"); 0 turns the reserve off
 RESERVE_SCALE = 1.5
-#: with the reserve on and no arrival forecast, a surge from this (finite) value on also holds
-#: last week's rigid jobs' latest windows, × ``CRUNCH_HOLD``: a crunch in the making brings
-#: long rigid jobs at its end (``docs/decisions/0002``, "Crunch hold")
-CRUNCH_SURGE = 1.7
-CRUNCH_HOLD = 1.5
+#: with the reserve on and no arrival forecast, from a (finite) surge of ``CRUNCH_SURGE`` on
+#: last week's rigid jobs are expected back ``CRUNCH_SCALE`` times: a crunch in the making
+#: brings more long rigid jobs at its end (``docs/decisions/0002``, "Expected rigid jobs")
+CRUNCH_SURGE = 2.2
+CRUNCH_SCALE = 2.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,6 +73,9 @@ class History:
     gpus: IntArray
     region: IntArray
     interruptible: npt.NDArray[np.bool_]
+    #: each job's allowed regions (expected jobs may run in any of them); empty: only
+    #: ``region``
+    allowed: tuple[tuple[int, ...], ...] = ()
 
 
 def last_period_use(
@@ -100,9 +106,17 @@ def last_period_use(
 
 
 def last_period_demand(
-    history: History, *, now: int, slots: int, regions: int, period: int, scale: float
+    history: History,
+    *,
+    now: int,
+    slots: int,
+    regions: int,
+    period: int,
+    scale: float,
+    interruptible_only: bool = False,
 ) -> IntArray:
-    """GPUs per ``[region, slot]`` that last period's jobs of both kinds would want again.
+    """GPUs per ``[region, slot]`` that last period's jobs (of both kinds, or only the
+    interruptible ones) would want again.
 
     Each job submitted in ``(now − period, now]`` is expected back one ``period`` later with
     its GPU-slots × ``scale`` spread evenly over its window (release to deadline), cut to the
@@ -112,6 +126,8 @@ def last_period_demand(
     if scale == 0 or slots <= 0:
         return np.zeros((regions, max(slots, 0)), dtype=np.int64)
     seen = (history.release > now - period) & (history.release <= now)
+    if interruptible_only:
+        seen &= history.interruptible
     release = history.release[seen] + period - now
     deadline = history.deadline[seen] + period - now
     rate = history.gpus[seen] * scale * history.duration[seen] / np.maximum(1, deadline - release)
@@ -120,6 +136,52 @@ def last_period_demand(
     np.add.at(delta, (history.region[seen], np.clip(deadline, 0, slots)), -rate)
     wanted: IntArray = np.floor(np.cumsum(delta[:, :slots], axis=1) + 1e-9).astype(np.int64)
     return wanted
+
+
+def last_period_jobs(
+    history: History,
+    *,
+    now: int,
+    slots: int,
+    period: int,
+    scale: float,
+) -> tuple[PlanJob, ...]:
+    """Last period's rigid jobs, one period later, as jobs to plan beside the known ones.
+
+    Each non-interruptible job submitted in ``(now − period, now]`` comes back one ``period``
+    later with the same GPUs, duration, regions and window; only those whose whole window
+    falls inside ``[0, slots)``. ``scale`` ≥ 0 sets how many come back: the ``i``-th job
+    ``⌊(i + 1)·scale⌋ − ⌊i·scale⌋`` times (1.0: each once; 1.5: every other one twice).
+    Their ids (``expected:<row>.<copy>``) are only for reading; a policy tells them from
+    submitted jobs by where it got them (``PlanProblem.expected_jobs``).
+    """
+    _check(period, scale)
+    recent = (history.release > now - period) & (history.release <= now)
+    seen = np.flatnonzero(recent & ~history.interruptible)
+    release = history.release[seen] + period - now
+    deadline = history.deadline[seen] + period - now
+    duration = history.duration[seen]
+    inside = (release >= 0) & (deadline <= slots) & (duration > 0)
+    inside &= deadline - release >= duration
+    rows = zip(seen[inside], release[inside], deadline[inside], duration[inside], strict=True)
+    expected: list[PlanJob] = []
+    for i, (k, first, due, slots_needed) in enumerate(rows):
+        copies = math.floor((i + 1) * scale + 1e-9) - math.floor(i * scale + 1e-9)
+        home = int(history.region[k])
+        regions = history.allowed[k] if history.allowed else (home,)
+        expected += [
+            PlanJob(
+                id=f"expected:{k}.{copy}",
+                gpus=int(history.gpus[k]),
+                duration_slots=int(slots_needed),
+                release_slot=int(first),
+                deadline_slot=int(due),
+                regions=regions,
+                home_region=home,
+            )
+            for copy in range(copies)
+        ]
+    return tuple(expected)
 
 
 def submission_surge(history: History, *, now: int, period: int, window: int) -> float:
@@ -157,12 +219,16 @@ def _work_between(history: History, after: int, until: int) -> float:
 def with_arrivals(
     problem: PlanProblem, history: History, *, now: int, forecast: float, reserve: float
 ) -> PlanProblem:
-    """``problem`` with last week's jobs as its ``expected_use`` (``last_period_use`` × the
-    ``forecast`` scale) and ``expected_demand`` (``last_period_demand`` × ``reserve``, with
-    the ``submission_surge`` as its ``arrival_surge`` and ``last_period_load`` as its
-    ``arrival_load``); a scale of 0 leaves those None. With the reserve but no forecast, a
-    surge of at least ``CRUNCH_SURGE`` (finite: there is a week to compare with) sets
-    ``expected_use`` at ``CRUNCH_HOLD``. ``now``: the slot of ``history``'s grid that is the
+    """``problem`` with what last week's jobs say about the jobs still to come.
+
+    ``forecast`` > 0 (opt-in): last week's rigid jobs held at their latest windows as
+    ``expected_use`` (``last_period_use`` × ``forecast``). ``reserve`` > 0 (the default):
+    the ``submission_surge`` as ``arrival_surge``, ``last_period_load`` as ``arrival_load``,
+    and ``expected_demand`` (``last_period_demand`` × ``reserve``). Without a forecast, the
+    reserve expects last week's rigid jobs back as ``expected_jobs`` (``last_period_jobs``;
+    ``CRUNCH_SCALE`` times from a finite surge of ``CRUNCH_SURGE``), and its
+    demand covers last week's interruptible jobs only; with one, it covers both kinds.
+    A scale of 0 leaves its part empty. ``now``: the slot of ``history``'s grid that is the
     problem's slot 0. The cluster's GPUs are taken as the most free in any slot of the
     horizon, per region."""
     shape = {
@@ -173,17 +239,25 @@ def with_arrivals(
     }
     use = last_period_use(history, scale=forecast, **shape) if forecast > 0 else None
     if reserve <= 0:
-        return replace(problem, expected_use=use, expected_demand=None)
+        return replace(problem, expected_use=use, expected_demand=None, expected_jobs=())
     period = shape["period"]
     window = SURGE_WINDOW_S // problem.slot_s
     gpus = int(problem.capacity.max(axis=1).sum()) if problem.capacity.size else 0
     surge = submission_surge(history, now=now, period=period, window=window)
-    if use is None and CRUNCH_SURGE <= surge < math.inf:
-        use = last_period_use(history, scale=CRUNCH_HOLD, **shape)
+    expected: tuple[PlanJob, ...] = ()
+    if use is None:
+        crunch = CRUNCH_SURGE <= surge < math.inf
+        scale = CRUNCH_SCALE if crunch else 1.0
+        expected = last_period_jobs(
+            history, now=now, slots=problem.slots, period=period, scale=scale
+        )
     return replace(
         problem,
         expected_use=use,
-        expected_demand=last_period_demand(history, scale=reserve, **shape),
+        expected_jobs=expected,
+        expected_demand=last_period_demand(
+            history, scale=reserve, interruptible_only=use is None, **shape
+        ),
         arrival_surge=surge,
         arrival_load=last_period_load(history, now=now, period=period, gpus=gpus),
     )
@@ -198,7 +272,7 @@ def _check(period: int, scale: float = 0.0) -> None:
 
 
 __all__ = [
-    "CRUNCH_HOLD",
+    "CRUNCH_SCALE",
     "CRUNCH_SURGE",
     "HISTORY_S",
     "RESERVE_SCALE",
@@ -206,6 +280,7 @@ __all__ = [
     "WEEK_S",
     "History",
     "last_period_demand",
+    "last_period_jobs",
     "last_period_load",
     "last_period_use",
     "submission_surge",

@@ -12,8 +12,8 @@ mode: ``plan_tick`` gives it the earliest free GPUs before anything else is plan
 With ``arrival_forecast`` or ``arrival_reserve`` set (the reserve is on by default), the jobs
 submitted in the last nine days (``history``, any state; ``arrivals.HISTORY_S``) are read:
 last week's are expected back a week later, and ``arrivals.with_arrivals`` turns them into
-the problem's ``expected_use`` and ``expected_demand``, the submission surge and last week's
-load, as in the simulator.
+the problem's ``expected_use``, ``expected_jobs`` and ``expected_demand``, the submission
+surge and last week's load, as in the simulator.
 """
 
 from __future__ import annotations
@@ -235,6 +235,7 @@ def history_of(
     their first allowed region; jobs no region runs are skipped."""
     rows: list[tuple[int, int, int, int, int]] = []
     interruptible: list[bool] = []
+    allowed_in: list[tuple[int, ...]] = []
     for job in jobs:
         allowed = allowed_regions(job, regions, default_zone)
         if not allowed:
@@ -244,6 +245,7 @@ def history_of(
         release = math.floor((released - now).total_seconds() / settings.slot_s)
         rows.append((release, pj.deadline_slot, pj.duration_slots, pj.gpus, pj.home_region))
         interruptible.append(pj.interruptible)
+        allowed_in.append(pj.regions)
     table = np.array(rows, dtype=np.int64).reshape(len(rows), 5)
     return History(
         release=table[:, 0],
@@ -252,6 +254,7 @@ def history_of(
         gpus=table[:, 3],
         region=table[:, 4],
         interruptible=np.array(interruptible, dtype=np.bool_),
+        allowed=tuple(allowed_in),
     )
 
 

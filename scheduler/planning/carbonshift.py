@@ -15,11 +15,15 @@ See the decision record for what each costs.
 (``PlanProblem.expected_use``, from ``arrivals.last_period_use``: last week's rigid jobs held
 at their latest windows), the jobs are planned in the capacity it leaves, and in all of it
 only if that would leave one out. The simulator supplies it with ``--arrival-forecast``.
-With a forecast of demand (``PlanProblem.expected_demand``, ``arrivals.last_period_demand``:
-last week's jobs of both kinds, spread over their windows) those GPUs are a soft reserve of
-the exact model: using one costs ``arrival_reserve_cost`` × the intensity spread per
-GPU-slot, so the green hours that arrivals will want are given to known jobs only where that
-saves more (``--arrival-reserve``; the heuristic path for large problems ignores it).
+With the arrival reserve (``--arrival-reserve``, on by default) last week's rigid jobs come
+back as jobs (``PlanProblem.expected_jobs``): the exact model places them beside the known
+ones and then drops them, and leaving one out costs ``expected_job_cost`` × the intensity
+spread per kWh, so known jobs take their room only where nothing else is left. Last week's
+interruptible jobs come back as a demand spread over their windows
+(``PlanProblem.expected_demand``, ``arrivals.last_period_demand``), a soft reserve of the
+exact model: using one of those GPUs costs ``arrival_reserve_cost`` × the intensity spread
+per GPU-slot, so the green hours that arrivals will want are given to known jobs only where
+that saves more. The heuristic path for large problems ignores both.
 The reserve comes with a submission surge (``PlanProblem.arrival_surge``): the lateness
 cost then starts lower (``surge_lateness_cost``, unless last week's work filled the cluster)
 and grows with the surge, so quiet weeks defer more and a week whose submissions run ahead
@@ -60,6 +64,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 import numpy as np
 
@@ -181,6 +186,11 @@ class CarbonshiftPolicy:
     #: price of the arrival reserve (``PlanProblem.expected_demand``) per GPU-slot, as a share
     #: of the intensity spread (LWA, 34 GPUs: 0.25 beat 0.1 and 0.5; see decision 0002)
     arrival_reserve_cost: float = 0.25
+    #: what leaving out a job expected later (``PlanProblem.expected_jobs``) costs per kWh it
+    #: needs, as a share of the intensity spread: at 4 known jobs take their room only where
+    #: no other placement is left (LWA rigid, 45 GPUs; see decision 0002, "Expected rigid
+    #: jobs"). The heuristic path for large problems ignores them
+    expected_job_cost: float = 4.0
     #: job placements the optional steps (prices, local-search passes) may spend in total;
     #: large problems get fewer price rounds and passes, and a packing repair (see
     #: ``_candidate``), so a call stays fast
@@ -305,20 +315,23 @@ class CarbonshiftPolicy:
             rigid = [replace(job, interruptible=False) for job in problem.jobs]
             problem = replace(problem, jobs=rigid)
         crowded = False
+        # jobs expected later (last week's rigid ones) are placed beside the known ones, so
+        # these leave them room; the solution's blocks are the known jobs' only
+        place = partial(
+            solve,
+            problem.jobs,
+            window,
+            expected=problem.expected_jobs,
+            expected_g_per_kwh=self.expected_job_cost * spread,
+        )
         for whole in (False, True):
             try:
-                sol = solve(
-                    problem.jobs, window, self.exact_time_limit_s, whole_interruptible=whole
-                )
+                sol = place(self.exact_time_limit_s, whole_interruptible=whole)
                 crowded = crowded or any(sol.values[b.u] > 1e-6 for b in sol.blocks)
                 if crowded:
                     # not every job fits: leave out as few as possible, not a little of many
-                    sol = solve(
-                        problem.jobs,
-                        window,
-                        self.fewest_time_limit_s,
-                        fewest_left_out=True,
-                        whole_interruptible=whole,
+                    sol = place(
+                        self.fewest_time_limit_s, fewest_left_out=True, whole_interruptible=whole
                     )
             except RuntimeError:
                 return None
@@ -341,7 +354,7 @@ class CarbonshiftPolicy:
         The forecast demand of arrivals when the problem has one, else ``reserve_fraction``
         of the capacity (None when that is 0).
         """
-        if problem.expected_demand is not None:
+        if problem.expected_demand is not None and problem.expected_demand.any():
             wanted = problem.expected_demand[:, : problem.slots]
             return np.minimum(wanted, problem.capacity).astype(np.int64), self.arrival_reserve_cost
         if self.reserve_fraction <= 0:

@@ -202,6 +202,8 @@ def solve(
     relax: bool = False,
     fewest_left_out: bool = False,
     whole_interruptible: bool = False,
+    expected: Sequence[PlanJob] = (),
+    expected_g_per_kwh: float = 0.0,
 ) -> Solution:
     """Minimum-emission placement of ``jobs`` inside ``window`` (HiGHS via SciPy).
 
@@ -215,14 +217,15 @@ def solve(
     chosen), as placements do. Without it the LP may run a multi-GPU job in half a slot beside
     another, or split it across regions, which rounding then pays for (5 % on the demo).
     """
-    blocks, n_jobs = _layout(jobs)
+    blocks, n_jobs = _layout([*jobs, *expected])
     n_cap = window.capacity.size
     n = n_jobs + (n_cap if window.reserve is not None else 0)
     cost = np.zeros(n)
     integral = np.zeros(n, dtype=np.int8)
     cap, mono, eq = _Rows(), _Rows(), _Rows()
     top = float(window.intensity.max(initial=1.0)) * 2.0 + 1.0
-    for b in blocks:
+    known = blocks[: len(jobs)]
+    for i, b in enumerate(blocks):
         job = b.job
         if job.interruptible:
             _interruptible(job, b, window, cap=cap, eq=eq, cost=cost)
@@ -232,12 +235,12 @@ def solve(
             _contiguous(job, b, window, cap=cap, mono=mono, eq=eq, cost=cost)
             integral[b.offset : b.offset + b.width * len(job.regions)] = 0 if relax else 1
         kwh = job.gpus * job.power_w / 1000.0 * window.slot_h
-        cost[b.u] = kwh * job.duration_slots * top
+        cost[b.u] = kwh * job.duration_slots * (top if i < len(jobs) else expected_g_per_kwh)
     if fewest_left_out:
         per_job = float(cost[[b.u for b in blocks]].sum())
-        slack = np.array([_slack(b.job) for b in blocks], dtype=np.float64)
+        slack = np.array([_slack(b.job) for b in known], dtype=np.float64)
         tie = 0.005 * slack / max(1.0, float(slack.max(initial=0.0)))
-        for b, extra in zip(blocks, tie, strict=True):
+        for b, extra in zip(known, tie, strict=True):
             cost[b.u] += per_job * (1.0 + extra)
             integral[b.u] = 1
     rhs = np.array([float(b.job.duration_slots if b.job.interruptible else 1) for b in blocks])
@@ -276,7 +279,7 @@ def solve(
         bounds=Bounds(0.0, upper),
         options=options,
     )
-    return _solution(res, blocks, integral)
+    return _solution(res, known, integral)
 
 
 def _region_choice(blocks: Sequence[Block], first: int, n: int) -> list[LinearConstraint]:

@@ -86,6 +86,10 @@ class PlanProblem:
     #: last week's submitted GPU-slots over the GPU-slots the regions offer in a week
     #: (``arrivals.last_period_load``). None: not known
     arrival_load: float | None = None
+    #: jobs expected to be submitted later (``arrivals.last_period_jobs``): an exact policy
+    #: may plan them beside the known jobs, so that known jobs leave them room, and then drop
+    #: their placements. Empty: no such forecast
+    expected_jobs: Sequence[PlanJob] = ()
 
     @property
     def slots(self) -> int:

@@ -105,10 +105,10 @@ class DemoOutcome:
     run_now: SimulationResult
     oracle_emissions_g: float | None
     decisions: int
-    #: decisions at which the arrival reserve held GPUs for last week's jobs coming back
+    #: decisions at which the arrival reserve kept room for last week's jobs coming back
     reserved: int
-    #: of those, decisions in a crunch in the making: rigid jobs' latest windows held too
-    crunch_held: int
+    #: of those, decisions that planned last week's rigid jobs beside the queue
+    expected: int
     elapsed_s: float
 
 
@@ -123,14 +123,14 @@ def run_demo(
 ) -> DemoOutcome:
     """Step 3: replay the planner on ``clock`` (moved to each decision), then the references."""
     began = time.perf_counter()
-    decisions = reserved = crunch_held = 0
+    decisions = reserved = expected = 0
 
     def at_decision(point: DecisionPoint) -> None:
-        nonlocal decisions, reserved, crunch_held
+        nonlocal decisions, reserved, expected
         decisions += 1
-        demand, held = point.problem.expected_demand, point.problem.expected_use
-        reserved += demand is not None and bool(demand.any())
-        crunch_held += held is not None and bool(held.any())
+        demand, later = point.problem.expected_demand, point.problem.expected_jobs
+        reserved += (demand is not None and bool(demand.any())) or bool(later)
+        expected += bool(later)
         clock.set(max(point.time, clock.now()))
         if observer is not None:
             observer(point)
@@ -147,7 +147,7 @@ def run_demo(
         oracle_emissions_g=optimum,
         decisions=decisions,
         reserved=reserved,
-        crunch_held=crunch_held,
+        expected=expected,
         elapsed_s=time.perf_counter() - began,
     )
 

@@ -372,6 +372,7 @@ def _history(states: Sequence[_State]) -> History:
         gpus=np.array([s.job.gpus for s in states], dtype=np.int64),
         region=np.array([s.home for s in states], dtype=np.int64),
         interruptible=np.array([s.job.interruptible for s in states], dtype=np.bool_),
+        allowed=tuple(s.regions for s in states),
     )
 
 

@@ -32,11 +32,11 @@ def test_demo_prints_decisions_and_savings_and_writes_report(tmp_path: Path) -> 
 @pytest.mark.slow
 def test_demo_shows_the_arrival_reserve_once_jobs_are_a_week_old(tmp_path: Path) -> None:
     """Ten days of submissions: from day eight on the planner expects the first week's jobs
-    back and keeps GPUs for them, and the savings table says at how many decisions."""
+    back and keeps room for them, and the savings table says at how many decisions."""
     outcome = CliRunner().invoke(
         app, ["--data-dir", str(tmp_path), "demo", "--jobs", "12", "--days", "10", "--no-ray"]
     )
     assert outcome.exit_code == 0, outcome.output
-    kept = re.search(r"kept GPUs free at (\d+) of (\d+) decisions", outcome.output)
+    kept = re.search(r"kept room at (\d+) of (\d+) decisions", outcome.output)
     assert kept is not None, outcome.output
     assert 0 < int(kept[1]) < int(kept[2])

@@ -10,10 +10,11 @@ import pytest
 
 from scheduler.planning import carbonshift
 from scheduler.planning.arrivals import (
-    CRUNCH_HOLD,
+    CRUNCH_SCALE,
     CRUNCH_SURGE,
     History,
     last_period_demand,
+    last_period_jobs,
     last_period_load,
     last_period_use,
     submission_surge,
@@ -114,6 +115,74 @@ def test_the_try_in_the_held_capacity_does_not_rescue_a_job_left_out(
     assert plan.unplaced == ()
     assert sum(seg.end - seg.start for seg in plan.placements["a"]) == 8
     assert rescues == []
+
+
+def expected_ids(past: History, now: int = 30, slots: int = 16, scale: float = 1.0) -> list[str]:
+    jobs = last_period_jobs(past, now=now, slots=slots, period=PERIOD, scale=scale)
+    return [job.id for job in jobs]
+
+
+def test_last_weeks_rigid_jobs_come_back_a_period_later_with_their_regions() -> None:
+    """Released at 13, due 23: next period released at slot 3 from now (30), due at 13."""
+    past = replace(history((13, 23, 4, 2, False)), allowed=((0, 2),))
+    (job,) = last_period_jobs(past, now=30, slots=16, period=PERIOD, scale=1.0)
+    assert (job.release_slot, job.deadline_slot, job.duration_slots, job.gpus) == (3, 13, 4, 2)
+    assert (job.regions, job.home_region, job.interruptible) == ((0, 2), 0, False)
+
+
+def test_only_known_rigid_jobs_whose_window_fits_the_horizon_come_back() -> None:
+    past = history(
+        (13, 23, 4, 2, True),  # interruptible: the demand covers it
+        (31, 35, 2, 2, False),  # released after now (30): not known yet
+        (9, 40, 4, 2, False),  # released more than a period ago
+        (14, 47, 4, 2, False),  # due at slot 37 from now, past the 36-slot horizon
+        (12, 20, 4, 1, False),  # comes back at 2, due 10: inside
+        (13, 21, 4, 1, False),  # and at 3, due 11
+    )
+    assert expected_ids(past, slots=36) == ["expected:4.0", "expected:5.0"]
+    assert expected_ids(past, slots=36, scale=1.5) == [
+        "expected:4.0",
+        "expected:5.0",
+        "expected:5.1",
+    ]
+    assert expected_ids(past, slots=36, scale=0.0) == []
+    with pytest.raises(ValueError, match=r"scale -1\.0 at least 0"):
+        expected_ids(past, scale=-1.0)
+
+
+def test_the_planner_leaves_an_expected_job_its_green_window() -> None:
+    """One GPU; the known job could run in slot 2 or 3, the expected one only in 2–3 (two
+    slots): alone the known job takes the greener slot 2; with the expected job it starts
+    at 0, and the expected job is in no placement."""
+    known = make_job("a", 0, 4, 2)
+    plain = make_problem([[5.0, 4.0, 1.0, 1.5]], 1, [known])
+    later = make_job("expected:0.0", 2, 4, 2)
+    with_later = replace(plain, expected_jobs=(later,))
+    policy = CarbonshiftPolicy()
+    assert policy.plan(plain).placements["a"][0].start == 2
+    plan = policy.plan(with_later)
+    assert plan.placements["a"][0].start == 0
+    assert set(plan.placements) == {"a"}
+    assert plan.unplaced == ()
+
+
+def test_a_known_job_never_makes_way_for_an_expected_one() -> None:
+    """Both need every slot of one GPU: the expected job is left out, not the known one."""
+    known = make_job("a", 0, 3, 3)
+    problem = make_problem([[5.0, 4.0, 1.0]], 1, [known])
+    plan = CarbonshiftPolicy().plan(replace(problem, expected_jobs=(make_job("e", 0, 3, 3),)))
+    assert plan.unplaced == ()
+    assert plan.placements["a"][0].start == 0
+    assert set(plan.placements) == {"a"}
+
+
+def test_a_known_job_takes_an_expected_ones_room_when_that_saves_enough() -> None:
+    """At ``expected_job_cost`` 0 an expected job is worth nothing: the known job keeps the
+    green slot; at the default it leaves it."""
+    known = make_job("a", 0, 4, 2)
+    problem = make_problem([[5.0, 4.0, 1.0, 1.5]], 1, [known])
+    with_later = replace(problem, expected_jobs=(make_job("e", 2, 4, 2),))
+    assert CarbonshiftPolicy(expected_job_cost=0.0).plan(with_later).placements["a"][0].start == 2
 
 
 def demand(past: History, now: int = 30, slots: int = 16, scale: float = 1.0) -> list[int]:
@@ -229,33 +298,38 @@ def test_bad_surge_settings_are_refused_with_the_defaults(
         CarbonshiftPolicy(**settings)
 
 
-def test_a_crunch_in_the_making_holds_last_weeks_rigid_jobs_with_the_reserve() -> None:
+def test_the_reserve_expects_last_weeks_rigid_jobs_back_and_more_in_a_crunch() -> None:
     """On 6-hour slots (a week: 28 slots, the surge's two days: 8): last week's rigid job
-    (2 GPUs, 4 slots, due at 24) comes back at 42 and is held over its latest window, slots
-    48–51 (8–11 of the problem), × 1.5, once the last two days brought at least 1.7 × the
-    work of the same two days a week before; not below that, not without a week to compare
-    with, not with the reserve off, and never in place of an arrival forecast."""
+    (2 GPUs, 4 slots, released at 14, due at 24) comes back released at 42 and due at 52,
+    slots 2–12 of the problem. Once the last two days brought ``CRUNCH_SURGE`` (2.2) × the
+    work of the same two days a week before, each comes back ``CRUNCH_SCALE`` (2) times;
+    not with the reserve off, and never beside an arrival forecast (which holds its latest
+    window instead)."""
     now, six_hours = 40, 6 * 3600
     problem = replace(make_problem([[1.0] * 16], 8, []), slot_s=six_hours)
     rigid = (14, 24, 4, 2, False)
     week_before = (8, 30, 5, 1, True)  # 5 GPU-slots in (4, 12]
 
-    def held(recent_work: int, *, reserve: float = 1.5, forecast: float = 0.0) -> list[int]:
-        jobs = [rigid, week_before, (38, 60, recent_work, 1, True)]  # (32, 40]: recent_work
+    def expected(recent_work: int, *, reserve: float = 1.5, forecast: float = 0.0) -> list[str]:
+        jobs = [rigid, rigid, week_before, (38, 60, recent_work, 1, True)]  # (32, 40]
         arrived = with_arrivals(
             problem, history(*jobs), now=now, forecast=forecast, reserve=reserve
         )
-        use = arrived.expected_use
-        return [] if use is None else [int(v) for v in use[0]]
+        for job in arrived.expected_jobs:
+            assert (job.release_slot, job.deadline_slot, job.duration_slots) == (2, 12, 4)
+            assert (job.gpus, job.regions, job.interruptible) == (2, (0,), False)
+        return [job.id for job in arrived.expected_jobs]
 
-    hold = [0] * 8 + [math.floor(2 * CRUNCH_HOLD)] * 4 + [0] * 4
-    assert 8 / 5 < CRUNCH_SURGE <= 9 / 5
-    assert held(9) == hold
-    assert held(8) == []
-    assert held(9, reserve=0.0) == []
-    assert held(9, forecast=1.0) == [0] * 8 + [2] * 4 + [0] * 4
+    assert 10 / 5 < CRUNCH_SURGE <= 11 / 5
+    assert CRUNCH_SCALE == 2.0
+    assert expected(10) == ["expected:0.0", "expected:1.0"]  # surge 2.0: each once
+    twice = ["expected:0.0", "expected:0.1", "expected:1.0", "expected:1.1"]
+    assert expected(11) == twice  # surge 2.2
+    assert expected(40) == twice  # surge 8
+    assert expected(11, reserve=0.0) == []
+    assert expected(11, forecast=1.0) == []
     no_week = with_arrivals(
-        problem, history(rigid, (38, 60, 9, 1, True)), now=now, forecast=0.0, reserve=1.5
+        problem, history(rigid, (38, 60, 11, 1, True)), now=now, forecast=0.0, reserve=1.5
     )
     assert no_week.arrival_surge == math.inf
-    assert no_week.expected_use is None
+    assert [job.id for job in no_week.expected_jobs] == ["expected:0.0"]  # no crunch scale

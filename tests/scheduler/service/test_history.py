@@ -13,6 +13,7 @@ from plugins.clusters.scripted import ScriptedCluster
 from plugins.stores.memory import InMemoryJobStore
 from scheduler.clock import FakeClock
 from scheduler.model import Job, JobSpec
+from scheduler.planning.problem import PlanProblem
 from scheduler.service.history import RecentJobs
 from scheduler.service.planning import PlanningConfig
 from tests.scheduler.service.helpers import Recording, service, spec
@@ -121,6 +122,14 @@ def test_a_long_lived_service_plans_with_the_history_of_a_fresh_one(clock: FakeC
     assert mine.arrival_surge == theirs.arrival_surge
     assert mine.expected_demand is not None
     assert theirs.expected_demand is not None
-    assert mine.expected_demand.any()
     assert np.array_equal(mine.expected_demand, theirs.expected_demand)
+
+    def shapes(problem: PlanProblem) -> list[tuple[int, int, int, int]]:
+        return sorted(
+            (j.release_slot, j.deadline_slot, j.duration_slots, j.gpus)
+            for j in problem.expected_jobs
+        )
+
+    assert shapes(mine)  # last week's rigid jobs come back inside the horizon
+    assert shapes(mine) == shapes(theirs)
     assert mine.arrival_load == theirs.arrival_load
