@@ -102,7 +102,8 @@ def add_arrival_forecast(parser: argparse.ArgumentParser) -> None:
         "--arrival-reserve",
         type=float,
         default=RESERVE_SCALE,
-        help="keep last week's jobs' GPU-hours × this scale as a priced reserve"
+        help="expect last week's jobs back: rigid ones as jobs planned beside the queue,"
+        " interruptible ones' GPU-hours × this scale as a priced reserve"
         f" (default {RESERVE_SCALE}, the planner's; 0: off)",
     )
 

@@ -83,11 +83,11 @@ class PlannerSettings(Section):
         default=RESERVE_SCALE,
         ge=0,
         le=10,
-        description="expect last week's jobs back a week later and keep this × their GPU-hours"
-        " as a priced reserve over their windows; the planner then also runs queued work"
-        " sooner when the last two days brought more work than a week before, and from"
-        " 1.7 × on also keeps last week's rigid jobs' latest windows free"
-        " (1.5, the default, measured best; 0: off)",
+        description="expect last week's jobs back a week later: rigid ones as jobs planned"
+        " beside the queue (twice over from 2.2 × the work of the same two days a week"
+        " before), interruptible ones as this × their GPU-hours, a priced reserve over their"
+        " windows; the planner then also runs queued work sooner when the last two days"
+        " brought more work than a week before (1.5, the default, measured best; 0: off)",
     )
     arrival_forecast: float = Field(
         default=0.0,

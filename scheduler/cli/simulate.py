@@ -71,11 +71,11 @@ def simulate_command(  # noqa: PLR0917  (a Typer command takes one parameter per
         float | None,
         typer.Option(
             "--arrival-reserve",
-            help="Expect last week's jobs of both kinds again, their GPU-hours × this scale "
-            "spread over their windows, and keep that many GPUs as a priced reserve; "
-            "queued work runs sooner when the last two days brought more work than the "
-            "same two days a week before, and from 1.7 × on last week's rigid jobs' latest "
-            "windows are held too (0: off; default: planner.arrival_reserve, 1.5).",
+            help="Expect last week's jobs again: its rigid jobs as jobs planned beside the "
+            "queue (twice over from 2.2 × the work of the same two days a week before), its "
+            "interruptible jobs' GPU-hours × this scale as a priced reserve over their "
+            "windows; queued work runs sooner when the last two days brought more work than "
+            "a week before (0: off; default: planner.arrival_reserve, 1.5).",
             min=0.0,
             show_default=False,
         ),
