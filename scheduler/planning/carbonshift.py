@@ -200,7 +200,8 @@ class CarbonshiftPolicy:
     denoise_forecast: bool = True
 
     def __post_init__(self) -> None:
-        """Refuse surge settings that would make the lateness cost meaningless."""
+        """Refuse surge settings that would make the lateness cost meaningless, and a negative
+        price for leaving out an expected job."""
         if self.surge_lateness_cost < 0 or self.surge_power < 0 or self.surge_cap < 1:
             raise ValueError(
                 f"surge_lateness_cost {self.surge_lateness_cost} and surge_power "
@@ -211,6 +212,11 @@ class CarbonshiftPolicy:
             raise ValueError(
                 f"tight_low {self.tight_low} must be at least 0 and under tight_high "
                 f"{self.tight_high}; the defaults are 0.6 and 0.75"
+            )
+        if self.expected_job_cost < 0:
+            raise ValueError(
+                f"expected_job_cost {self.expected_job_cost} must be at least 0 (a share of "
+                "the intensity spread per kWh); the default is 4, 0 ignores expected jobs"
             )
 
     def plan(self, problem: PlanProblem) -> Plan:

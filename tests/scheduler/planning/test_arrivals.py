@@ -289,6 +289,7 @@ def test_last_periods_load_is_its_work_over_the_gpu_slots_offered() -> None:
         ({"surge_cap": 0.5}, r"surge_cap 0\.5 at least 1"),
         ({"surge_lateness_cost": -0.1}, r"surge_lateness_cost -0\.1 .* at least 0"),
         ({"tight_low": 0.8, "tight_high": 0.7}, r"tight_low 0\.8 .* under tight_high 0\.7"),
+        ({"expected_job_cost": -1.0}, r"expected_job_cost -1\.0 must be at least 0"),
     ],
 )
 def test_bad_surge_settings_are_refused_with_the_defaults(
