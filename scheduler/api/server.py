@@ -33,8 +33,15 @@ class ApiServer:
         self._socket.bind((host, port))
         self.host = host
         self.port: int = self._socket.getsockname()[1]
+        # log_config=None: uvicorn's records go to the root logger, as JSON lines under
+        # ``carbonshift serve`` (scheduler/service/logs.py), not to a second stderr handler
         config = uvicorn.Config(
-            app, log_level=log_level, access_log=False, lifespan="off", timeout_keep_alive=30
+            app,
+            log_level=log_level,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            timeout_keep_alive=30,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(

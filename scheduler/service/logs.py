@@ -2,6 +2,12 @@
 
 Call ``configure_logging`` once, from the CLI. Service code binds ``job_id`` and ``attempt``
 to its loggers, so every line about a job carries them.
+
+Everything goes through one stdlib handler: structlog's own events and the records of
+libraries that log through ``logging`` (APScheduler, uvicorn) are rendered by the same
+``ProcessorFormatter`` and written under the handler's lock, one ``write`` per line. Two
+writers on one stream from two threads (structlog's ``print`` writes the line and its
+newline separately) once cut a JSON line in half with an APScheduler warning.
 """
 
 from __future__ import annotations
@@ -12,28 +18,55 @@ from typing import TextIO
 
 import structlog
 
-LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING}
+LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
 
 
 def configure_logging(
     level: str = "info", *, json: bool | None = None, stream: TextIO | None = None
 ) -> None:
-    """Log at ``level`` to ``stream`` (stderr): JSON unless it is a TTY and ``json`` is unset."""
+    """Log at ``level`` to ``stream`` (stderr): JSON unless it is a TTY and ``json`` is unset.
+
+    Replaces the root logger's handlers, so calling it again (a test, a second command in
+    one process) re-targets every logger instead of writing each line twice.
+    """
     stream = stream or sys.stderr
     as_json = not stream.isatty() if json is None else json
-    processors: list[structlog.typing.Processor] = [
+    threshold = LEVELS.get(level, logging.ERROR)
+    shared: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
+        structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
-        structlog.processors.StackInfoRenderer(),
+    ]
+    rendering: list[structlog.typing.Processor] = [
+        structlog.stdlib.ProcessorFormatter.remove_processors_meta
     ]
     if as_json:
-        processors += [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
+        rendering += [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
     else:
-        processors.append(structlog.dev.ConsoleRenderer())
+        rendering.append(structlog.dev.ConsoleRenderer())
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=rendering,
+        )
+    )
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(threshold)
     structlog.configure(
-        processors=processors,
-        wrapper_class=structlog.make_filtering_bound_logger(LEVELS.get(level, logging.ERROR)),
-        logger_factory=structlog.PrintLoggerFactory(file=stream),
+        processors=[
+            *shared,
+            structlog.processors.StackInfoRenderer(),
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(threshold),
+        logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=False,
     )
