@@ -1,7 +1,9 @@
 """structlog configuration for long-running commands: JSON lines, or console on a TTY.
 
 Call ``configure_logging`` once, from the CLI. Service code binds ``job_id`` and ``attempt``
-to its loggers, so every line about a job carries them.
+to its loggers, so every line about a job carries them, and names them under
+``carbonshift.`` (``structlog.get_logger("carbonshift.service")``): the log level applies to
+those, while other libraries write only their warnings and errors unless it is ``debug``.
 
 Everything goes through one stdlib handler: structlog's own events and the records of
 libraries that log through ``logging`` (APScheduler, uvicorn) are rendered by the same
@@ -24,6 +26,11 @@ LEVELS = {
     "warning": logging.WARNING,
     "error": logging.ERROR,
 }
+
+#: the stdlib logger above every structlog logger of carbonshift (``carbonshift.service`` …)
+OWN_LOGGERS = "carbonshift"
+#: the least level at which other libraries' records are written, below ``debug``
+LIBRARY_LEVEL = logging.WARNING
 
 
 def configure_logging(
@@ -59,7 +66,10 @@ def configure_logging(
     )
     root = logging.getLogger()
     root.handlers = [handler]
-    root.setLevel(threshold)
+    # libraries (APScheduler logs two info lines per tick, alembic each migration step) speak
+    # from WARNING on, unless asked for debug; carbonshift's own loggers at ``level``
+    root.setLevel(threshold if threshold <= logging.DEBUG else max(threshold, LIBRARY_LEVEL))
+    logging.getLogger(OWN_LOGGERS).setLevel(threshold)
     structlog.configure(
         processors=[
             *shared,

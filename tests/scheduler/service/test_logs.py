@@ -17,10 +17,11 @@ from scheduler.service.logs import configure_logging
 @pytest.fixture(autouse=True)
 def _restore_logging() -> Iterator[None]:
     """Put the root logger and structlog back as they were."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
+    root, own = logging.getLogger(), logging.getLogger("carbonshift")
+    handlers, level, own_level = list(root.handlers), root.level, own.level
     yield
     root.handlers, root.level = handlers, level
+    own.setLevel(own_level)
     structlog.reset_defaults()
 
 
@@ -103,3 +104,25 @@ def test_console_rendering_on_request(tmp_path: Path) -> None:
     assert "dispatched" in text
     assert "j-9" in text
     assert not text.startswith("{")
+
+
+def test_library_chatter_is_kept_to_warnings_unless_debug(tmp_path: Path) -> None:
+    """At ``info``: carbonshift's info events, but only libraries' warnings (APScheduler logs
+    two info lines per tick); at ``debug`` both speak."""
+    for level, expected in (
+        ("info", ["tick done", "skipped: maximum number of running instances"]),
+        (
+            "debug",
+            ["tick done", "Running job tick", "skipped: maximum number of running instances"],
+        ),
+    ):
+        path = tmp_path / f"{level}.log"
+        with path.open("w", encoding="utf-8") as stream:
+            configure_logging(level, json=True, stream=stream)
+            structlog.get_logger("carbonshift.service").info("tick done")
+            logging.getLogger("apscheduler.executors.default").info("Running job tick")
+            logging.getLogger("apscheduler.scheduler").warning(
+                "skipped: maximum number of running instances"
+            )
+        events = [json.loads(line)["event"] for line in path.read_text().splitlines()]
+        assert events == expected, level
