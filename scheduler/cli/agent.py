@@ -15,9 +15,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from scheduler.cli.state import EXIT_USAGE, fail, fail_on, state
+from scheduler.cli.state import EXIT_USAGE, LogJson, fail, fail_on, state
 from scheduler.clock import SystemClock
 from scheduler.errors import CarbonshiftError
+from scheduler.service.logs import configure_logging
 from scheduler.wiring import (
     build_power_backend,
     node_agent_client,
@@ -64,9 +65,11 @@ def run(
         typer.Option("--backend", help="nvml or simulated (default: settings power.kind)"),
     ] = None,
     gpus: Annotated[int | None, typer.Option("--gpus", min=1, help="Simulated GPUs.")] = None,
+    log_json: LogJson = None,
 ) -> None:
     """Run the node agent until SIGTERM; restore every limit it changed when it stops."""
     settings = state(ctx).settings()
+    configure_logging(settings.log_level, json=log_json)
     clock = SystemClock()
     try:
         power = build_power_backend(settings, clock, kind=backend, gpus=gpus, state_dir=state_dir)

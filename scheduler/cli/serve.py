@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from scheduler.cli.state import fail, fail_on, state
+from scheduler.cli.state import LogJson, fail, fail_on, state
 from scheduler.clock import SystemClock
 from scheduler.errors import CarbonshiftError
 from scheduler.service.logs import configure_logging
@@ -20,10 +20,7 @@ from scheduler.wiring import attach_accounting, build_service, start_api_beside
 
 def serve_command(
     ctx: typer.Context,
-    log_json: Annotated[
-        bool | None,
-        typer.Option("--log-json/--log-console", help="Log format. Default: JSON unless a TTY."),
-    ] = None,
+    log_json: LogJson = None,
     host: Annotated[
         str | None, typer.Option("--host", help="REST API listen address. Default: api.host.")
     ] = None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NoReturn
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -18,6 +18,12 @@ from scheduler.settings import Settings, load_settings
 EXIT_USAGE = 2
 #: Exit status for a fault at run time.
 EXIT_FAULT = 1
+
+#: ``--log-json/--log-console`` of the long-running commands (``serve``, ``agent run``)
+LogJson = Annotated[
+    bool | None,
+    typer.Option("--log-json/--log-console", help="Log format. Default: JSON unless a TTY."),
+]
 
 
 @dataclass

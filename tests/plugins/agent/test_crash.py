@@ -3,6 +3,7 @@ every limit is back to its original within 5 s. Also SIGTERM restores everything
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -26,11 +27,17 @@ DEFAULT_MW = 250_000  # V100 curve, the simulated default
 CLI = "from scheduler.cli.main import main; main()"
 
 
-def _start_agent(state_dir: Path) -> subprocess.Popen[bytes]:
+def _start_agent(state_dir: Path, log: Path | None = None) -> subprocess.Popen[bytes]:
+    """``carbonshift agent run`` on simulated GPUs; with ``log``, its JSON log goes there."""
     env = {**os.environ, "CARBONSHIFT_DATA_DIR": str(state_dir / "data")}
     argv = [sys.executable, "-c", CLI, "agent", "run", "--backend", "simulated"]
     argv += ["--gpus", str(GPUS), "--state-dir", str(state_dir)]
-    return subprocess.Popen(argv, env=env, cwd=state_dir, stdout=subprocess.DEVNULL)
+    if log is None:
+        return subprocess.Popen(argv, env=env, cwd=state_dir, stdout=subprocess.DEVNULL)
+    with log.open("wb") as out:  # stdout carries only the "agent ready" notice
+        return subprocess.Popen(
+            [*argv, "--log-json"], env=env, cwd=state_dir, stdout=subprocess.DEVNULL, stderr=out
+        )
 
 
 def _poll(condition: Callable[[], bool], timeout_s: float) -> bool:
@@ -108,14 +115,21 @@ def test_sigkilled_agent_restores_every_limit_on_restart(
 def test_sigterm_restores_every_limit(
     state_dir: Path, processes: list[subprocess.Popen[bytes]]
 ) -> None:
-    """A stopped agent (SIGTERM) ends its leases and restores the limits before exiting."""
-    client = AgentClient.find(state_dir=state_dir)
-    processes.append(_start_agent(state_dir))
+    """A stopped agent (SIGTERM) ends its leases and restores the limits before exiting; its
+    ``--log-json`` log says so, one JSON object per line."""
+    client, log = AgentClient.find(state_dir=state_dir), state_dir / "agent.log"
+    processes.append(_start_agent(state_dir, log))
     assert _poll(lambda: _answers(client), 30)
     client.cap(gpus=[1, 3], limit_mw=150_000, job_id="job-2", ttl_s=600)
     processes[0].send_signal(signal.SIGTERM)
     assert processes[0].wait(timeout=10) == 0
     assert _limits(state_dir) == [DEFAULT_MW] * GPUS
+    lines = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    ours = [
+        (line["event"], line.get("gpu")) for line in lines if line["logger"] == "carbonshift.agent"
+    ]
+    assert ("lease granted", None) in ours
+    assert {gpu for event, gpu in ours if event == "limit restored"} == {1, 3}
 
 
 def test_job_sigkilled_while_capped_gets_its_gpus_restored(
