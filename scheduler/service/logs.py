@@ -2,8 +2,9 @@
 
 Call ``configure_logging`` once, from the CLI. Service code binds ``job_id`` and ``attempt``
 to its loggers, so every line about a job carries them, and names them under
-``carbonshift.`` (``structlog.get_logger("carbonshift.service")``): the log level applies to
-those, while other libraries write only their warnings and errors unless it is ``debug``.
+``carbonshift.`` (``structlog.get_logger("carbonshift.service")``). The log level applies to
+those and to the packages' stdlib loggers (``OWN_LOGGERS``); other libraries write only their
+warnings and errors unless it is ``debug``.
 
 Everything goes through one stdlib handler: structlog's own events and the records of
 libraries that log through ``logging`` (APScheduler, uvicorn) are rendered by the same
@@ -27,8 +28,9 @@ LEVELS = {
     "error": logging.ERROR,
 }
 
-#: the stdlib logger above every structlog logger of carbonshift (``carbonshift.service`` …)
-OWN_LOGGERS = "carbonshift"
+#: the stdlib loggers of carbonshift: those above its structlog loggers
+#: (``carbonshift.service`` …) and its packages' (``scheduler.api.errors`` …)
+OWN_LOGGERS = ("carbonshift", "scheduler", "plugins", "forecasts")
 #: the least level at which other libraries' records are written, below ``debug``
 LIBRARY_LEVEL = logging.WARNING
 
@@ -69,7 +71,8 @@ def configure_logging(
     # libraries (APScheduler logs two info lines per tick, alembic each migration step) speak
     # from WARNING on, unless asked for debug; carbonshift's own loggers at ``level``
     root.setLevel(threshold if threshold <= logging.DEBUG else max(threshold, LIBRARY_LEVEL))
-    logging.getLogger(OWN_LOGGERS).setLevel(threshold)
+    for name in OWN_LOGGERS:
+        logging.getLogger(name).setLevel(threshold)
     structlog.configure(
         processors=[
             *shared,

@@ -11,17 +11,18 @@ from pathlib import Path
 import pytest
 import structlog
 
-from scheduler.service.logs import configure_logging
+from scheduler.service.logs import OWN_LOGGERS, configure_logging
 
 
 @pytest.fixture(autouse=True)
 def _restore_logging() -> Iterator[None]:
     """Put the root logger and structlog back as they were."""
-    root, own = logging.getLogger(), logging.getLogger("carbonshift")
-    handlers, level, own_level = list(root.handlers), root.level, own.level
+    root, own = logging.getLogger(), [logging.getLogger(name) for name in OWN_LOGGERS]
+    handlers, level, own_levels = list(root.handlers), root.level, [o.level for o in own]
     yield
     root.handlers, root.level = handlers, level
-    own.setLevel(own_level)
+    for logger, own_level in zip(own, own_levels, strict=True):
+        logger.setLevel(own_level)
     structlog.reset_defaults()
 
 
@@ -110,16 +111,25 @@ def test_library_chatter_is_kept_to_warnings_unless_debug(tmp_path: Path) -> Non
     """At ``info``: carbonshift's info events, but only libraries' warnings (APScheduler logs
     two info lines per tick); at ``debug`` both speak."""
     for level, expected in (
-        ("info", ["tick done", "skipped: maximum number of running instances"]),
+        (
+            "info",
+            ["tick done", "ours through stdlib", "skipped: maximum number of running instances"],
+        ),
         (
             "debug",
-            ["tick done", "Running job tick", "skipped: maximum number of running instances"],
+            [
+                "tick done",
+                "ours through stdlib",
+                "Running job tick",
+                "skipped: maximum number of running instances",
+            ],
         ),
     ):
         path = tmp_path / f"{level}.log"
         with path.open("w", encoding="utf-8") as stream:
             configure_logging(level, json=True, stream=stream)
             structlog.get_logger("carbonshift.service").info("tick done")
+            logging.getLogger("scheduler.api.errors").info("ours through stdlib")
             logging.getLogger("apscheduler.executors.default").info("Running job tick")
             logging.getLogger("apscheduler.scheduler").warning(
                 "skipped: maximum number of running instances"
