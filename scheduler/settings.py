@@ -29,7 +29,7 @@ from pydantic_settings import (
 )
 
 from scheduler.errors import ConfigError
-from scheduler.planning.arrivals import RESERVE_SCALE
+from scheduler.planning.arrivals import CRUNCH_SURGE, RESERVE_SCALE
 
 ENV_PREFIX = "CARBONSHIFT_"
 DEFAULT_CONFIG_NAME = "carbonshift.yaml"
@@ -84,8 +84,8 @@ class PlannerSettings(Section):
         ge=0,
         le=10,
         description="expect last week's jobs back a week later: rigid ones as jobs planned"
-        " beside the queue (twice over from 2.2 × the work of the same two days a week"
-        " before), interruptible ones as this × their GPU-hours, a priced reserve over their"
+        f" beside the queue (twice over from {CRUNCH_SURGE:g} × the work of the same two days"
+        " a week before), interruptible ones as this × their GPU-hours, a priced reserve over their"
         " windows; the planner then also runs queued work sooner when the last two days"
         " brought more work than a week before (1.5, the default, measured best; 0: off)",
     )

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from scheduler.cli.state import EXIT_USAGE, err_console, fail, fail_on, is_tty, state
 from scheduler.errors import CarbonshiftError, ConfigError
+from scheduler.planning.arrivals import CRUNCH_SURGE
 from scheduler.planning.problem import Policy
 from scheduler.protocols import SignalForecaster
 from scheduler.simulation.engine import DecisionPoint, EngineOptions
@@ -72,7 +73,8 @@ def simulate_command(  # noqa: PLR0917  (a Typer command takes one parameter per
         typer.Option(
             "--arrival-reserve",
             help="Expect last week's jobs again: its rigid jobs as jobs planned beside the "
-            "queue (twice over from 2.2 × the work of the same two days a week before), its "
+            f"queue (twice over from {CRUNCH_SURGE:g} × the work of the same two days a week "
+            "before), its "
             "interruptible jobs' GPU-hours × this scale as a priced reserve over their "
             "windows; queued work runs sooner when the last two days brought more work than "
             "a week before (0: off; default: planner.arrival_reserve, 1.5).",

@@ -327,7 +327,7 @@ class CarbonshiftPolicy:
             solve,
             problem.jobs,
             window,
-            expected=problem.expected_jobs,
+            expected=problem.expected_jobs if self.expected_job_cost > 0 else (),
             expected_g_per_kwh=self.expected_job_cost * spread,
         )
         for whole in (False, True):
