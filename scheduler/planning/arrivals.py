@@ -8,8 +8,9 @@ the same GPUs, duration and slack. Only jobs already submitted (release ≤ now)
 
 ``last_period_jobs`` (the default for rigid jobs, with the reserve): last week's
 non-interruptible jobs come back as jobs (``PlanProblem.expected_jobs``). The exact model
-places them beside the known jobs, each in its own cheapest window, and drops their
-placements: known jobs leave them room where that costs less than leaving one out
+places them beside the known jobs, each in its own cheapest windows (a mix of them, as an
+LP, unless ``CarbonshiftPolicy.expected_whole_windows``), and drops their placements: known
+jobs leave them room where that costs less than leaving one out
 (``CarbonshiftPolicy.expected_job_cost``), but keep the green hours they do not need. A
 rigid arrival needs a contiguous window, which only a job-shaped forecast describes.
 

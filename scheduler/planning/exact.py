@@ -204,6 +204,7 @@ def solve(
     whole_interruptible: bool = False,
     expected: Sequence[PlanJob] = (),
     expected_g_per_kwh: float = 0.0,
+    whole_expected: bool = False,
 ) -> Solution:
     """Minimum-emission placement of ``jobs`` inside ``window`` (HiGHS via SciPy).
 
@@ -216,6 +217,10 @@ def solve(
     whole slots, and a binary region choice per job with several regions (it runs only where
     chosen), as placements do. Without it the LP may run a multi-GPU job in half a slot beside
     another, or split it across regions, which rounding then pays for (5 % on the demo).
+    ``expected`` jobs (not yet submitted) are planned beside ``jobs`` and left out at
+    ``expected_g_per_kwh``; the solution holds ``jobs``' blocks only. Their room is an LP, a
+    mix of windows, unless ``whole_expected``: it shapes where the known jobs run, and a
+    rigid job's room as a mix of windows leaves them more of the green hours.
     """
     blocks, n_jobs = _layout([*jobs, *expected])
     n_cap = window.capacity.size
@@ -233,7 +238,10 @@ def solve(
                 integral[b.offset : b.offset + b.width * len(job.regions)] = 1
         else:
             _contiguous(job, b, window, cap=cap, mono=mono, eq=eq, cost=cost)
-            integral[b.offset : b.offset + b.width * len(job.regions)] = 0 if relax else 1
+            # whole start indicators, except in the LP and for expected jobs' room (a mix)
+            integral[b.offset : b.offset + b.width * len(job.regions)] = not relax and (
+                i < len(jobs) or whole_expected
+            )
         kwh = job.gpus * job.power_w / 1000.0 * window.slot_h
         cost[b.u] = kwh * job.duration_slots * (top if i < len(jobs) else expected_g_per_kwh)
     if fewest_left_out:

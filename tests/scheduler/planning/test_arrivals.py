@@ -185,6 +185,21 @@ def test_a_known_job_takes_an_expected_ones_room_when_that_saves_enough() -> Non
     assert CarbonshiftPolicy(expected_job_cost=0.0).plan(with_later).placements["a"][0].start == 2
 
 
+def test_an_expected_jobs_room_is_a_mix_of_its_windows_unless_whole() -> None:
+    """Two GPUs; the expected job needs both for two of four slots, the known job one GPU
+    for two, greenest at 1–2. As a mix of windows (half the expected job starting at 0, half
+    at 2) the room leaves the known job its green slots; as one whole window it moves it."""
+    known = make_job("a", 0, 4, 2)
+    problem = make_problem([[5.0, 1.0, 1.0, 5.0]], 2, [known])
+    with_later = replace(problem, expected_jobs=(make_job("e", 0, 4, 2, gpus=2),))
+    mixed = CarbonshiftPolicy().plan(with_later)
+    whole = CarbonshiftPolicy(expected_whole_windows=True).plan(with_later)
+    assert mixed.placements["a"][0].start == 1
+    assert whole.placements["a"][0].start in (0, 2)
+    assert mixed.unplaced == whole.unplaced == ()
+    assert set(mixed.placements) == set(whole.placements) == {"a"}
+
+
 def demand(past: History, now: int = 30, slots: int = 16, scale: float = 1.0) -> list[int]:
     wanted = last_period_demand(past, now=now, slots=slots, regions=1, period=PERIOD, scale=scale)
     return [int(v) for v in wanted[0]]
