@@ -195,7 +195,7 @@ class CarbonshiftPolicy:
     #: hold each expected rigid job's room as one whole window (a MILP) instead of a mix of
     #: its windows (an LP, the default: half of it starting at one slot, half at another).
     #: Every job planned for is still placed whole; the mix only shapes the room left
-    #: (LWA rigid, 45 GPUs: FR 97.5 % of the optimum against 96.6 %; decision 0002)
+    #: (LWA rigid, 45 GPUs: FR 97.3 % of the optimum against 96.6 %; decision 0002)
     expected_whole_windows: bool = False
     #: job placements the optional steps (prices, local-search passes) may spend in total;
     #: large problems get fewer price rounds and passes, and a packing repair (see
