@@ -9,7 +9,8 @@
    ``service.history.RecentJobs``); the steady tick is timed also with the reserve off
    (``arrival_reserve`` 0, no history). The planner alone, ``store.list`` of the queue
    alone, and the full read of the nine days that every tick made before ``RecentJobs``
-   are the baselines of the same run (the breakdown of a tick).
+   are the baselines of the same run (the breakdown of a tick); so is reading what the
+   open attempts hold with a ``store.get`` each, against the service's one listing.
 2. **Dispatch overhead.** N jobs dispatched by one ``tick`` to a local Ray head against a
    plain loop of N ``JobSubmissionClient.submit_job`` calls on the same head (with the same
    arguments carbonshift sends: GPUs, metadata, runtime_env), alternating
@@ -122,6 +123,12 @@ def bench_tick(jobs: int, folder: Path) -> dict[str, float]:
     bare = make_service(store, clusters, clock, arrival_reserve=0.0)
     no_reserve = [timed(bare.tick) for _ in range(3)]
     waiting = store.list(states=[JobState.PENDING, JobState.DEFERRED])
+    # what the running jobs hold: the service's one listing against a get per open attempt
+    open_attempts = len(store.open_attempts())
+    loads = statistics.median(timed(svc._running_loads) for _ in range(5))
+    per_attempt = statistics.median(
+        timed(lambda: [store.get(r.job_id) for r in store.open_attempts()]) for _ in range(5)
+    )
     listing = timed(lambda: store.list(states=[JobState.PENDING, JobState.DEFERRED]))
     history = timed(lambda: store.list(submitted_after=NOW - timedelta(seconds=HISTORY_S)))
     capacity = {name: cluster.capacity() for name, cluster in clusters.items()}
@@ -149,6 +156,9 @@ def bench_tick(jobs: int, folder: Path) -> dict[str, float]:
         "planner_s": planner,
         "list_s": listing,
         "history_list_s": history,
+        "open_attempts": open_attempts,
+        "running_loads_s": loads,
+        "running_gets_s": per_attempt,
     }
 
 
@@ -283,6 +293,9 @@ def main() -> None:
     print(f"{'  of which planner (decide) alone':<44} {tick['planner_s']:>9.3f}")
     print(f"{'  of which store.list alone':<44} {tick['list_s']:>9.3f}")
     print(f"{'  store.list of the nine days (uncached)':<44} {tick['history_list_s']:>9.3f}")
+    held = f"  running loads, {tick['open_attempts']:.0f} open attempts"
+    print(f"{held:<44} {tick['running_loads_s']:>9.3f}")
+    print(f"{'  the same with a store.get per attempt':<44} {tick['running_gets_s']:>9.3f}")
     print(f"{f'plain loop: {args.dispatch} submit_job calls':<44} {dispatch['plain_loop_s']:>9.3f}")
     print(
         f"{f'service: one tick dispatching {args.dispatch}':<44} {dispatch['service_tick_s']:>9.3f}"

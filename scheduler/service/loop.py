@@ -501,11 +501,23 @@ class SchedulerService:
         return capacities
 
     def _running_loads(self) -> list[RunningLoad]:
+        """The GPUs each open attempt holds, and until when (its estimated end).
+
+        The jobs come from one listing of the dispatched and running ones, not a
+        ``store.get`` per attempt; a job in another state (one cancelled meanwhile) is read
+        alone.
+        """
+        # a stopped attempt holds no GPUs (or will not for long)
+        records = [r for r in self.store.open_attempts() if r.state != _A.STOPPED]
+        if not records:
+            return []
+        running = self.store.list(states=[_S.DISPATCHED, _S.RUNNING])
+        specs = {job.id: job.spec for job in running}
         loads = []
-        for record in self.store.open_attempts():
-            if record.state == _A.STOPPED:
-                continue  # stop requested: it holds no GPUs (or will not for long)
-            spec = self.store.get(record.job_id).spec
+        for record in records:
+            if record.job_id not in specs:
+                specs[record.job_id] = self.store.get(record.job_id).spec
+            spec = specs[record.job_id]
             since = record.started_at or record.submitted_at or record.intent_at
             until = since + timedelta(seconds=spec.estimated_duration_s)
             loads.append(RunningLoad(region=record.region, gpus=spec.gpus, until=until))

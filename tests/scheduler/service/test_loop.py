@@ -13,7 +13,7 @@ import pytest
 from plugins.clusters.scripted import ScriptedCluster
 from plugins.stores.memory import InMemoryJobStore
 from scheduler.clock import FakeClock
-from scheduler.model import AttemptRecord, AttemptState, ClusterCapacity, JobState
+from scheduler.model import AttemptRecord, AttemptState, ClusterCapacity, Job, JobState
 from scheduler.service.loop import ServiceConfig
 from scheduler.service.planning import PlanningConfig
 from tests.scheduler.service.helpers import Finished, Recording, service, spec
@@ -321,3 +321,29 @@ def test_the_arrival_forecasts_read_last_weeks_jobs(clock: FakeClock) -> None:
     assert demand[0].tolist() == [0] * 12 + [2] * 6 + [0] * (demand.shape[1] - 18)
     # held over its latest 3 h (slots 15–17)
     assert held[0].tolist() == [0] * 15 + [4] * 3 + [0] * (held.shape[1] - 18)
+
+
+class CountingStore(InMemoryJobStore):
+    """The in-memory store, counting single-job reads."""
+
+    gets = 0
+
+    def get(self, job_id: str) -> Job:
+        self.gets += 1
+        return super().get(job_id)
+
+
+def test_running_jobs_are_read_in_one_listing(clock: FakeClock) -> None:
+    """Planning learns what the running jobs hold from one listing: a tick with four open
+    attempts reads each job once (to follow its attempt), not twice."""
+    store = CountingStore()
+    svc = service(store, {"local": ScriptedCluster(region="local", clock=clock)}, clock)
+    for _ in range(4):
+        store.submit(spec(clock.now(), gpus=2), now=clock.now())
+    assert len(svc.tick().started) == 4
+    clock.advance(5)
+    late = store.submit(spec(clock.now(), gpus=2), now=clock.now())
+    store.gets = 0
+    assert svc.tick().started == []  # the four running jobs hold all 8 GPUs
+    assert store.gets == 4
+    assert store.get(late.id).state == JobState.DEFERRED
