@@ -59,14 +59,17 @@ def run(
     *,
     arrival_forecast: float = 0.0,
     arrival_reserve: float = RESERVE_SCALE,
+    announce_h: float = 0.0,
 ) -> Outcome:
-    """Simulate ``policy_name`` (the oracle offline); never raises for a bad schedule."""
+    """Simulate ``policy_name`` (the oracle offline); never raises for a bad schedule.
+    ``announce_h``: the what-if of ``EngineOptions.announce_h`` (0: off)."""
     began = time.perf_counter()
     options = EngineOptions(
         forecast=parse_forecast(forecast),
         seed=seed,
         arrival_forecast=arrival_forecast,
         arrival_reserve=arrival_reserve,
+        announce_h=announce_h,
     )
     try:
         result = simulate(scenario, traces, policy(policy_name), options=options).result

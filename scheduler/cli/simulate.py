@@ -82,6 +82,16 @@ def simulate_command(  # noqa: PLR0917  (a Typer command takes one parameter per
             show_default=False,
         ),
     ] = None,
+    announce_h: Annotated[
+        float,
+        typer.Option(
+            "--announce-h",
+            help="What-if: reveal every job this many hours before its submit_time, still "
+            "starting no earlier (as if submitted early with an earliest start); 0: at "
+            "submission, as FORMATS.md says.",
+            min=0.0,
+        ),
+    ] = 0.0,
     oracle: Annotated[
         bool, typer.Option("--oracle", help="Also compute the offline optimum.")
     ] = False,
@@ -108,6 +118,7 @@ def simulate_command(  # noqa: PLR0917  (a Typer command takes one parameter per
             seed=seed,
             arrival_forecast=_or(arrival_forecast, planner.arrival_forecast),
             arrival_reserve=_or(arrival_reserve, planner.arrival_reserve),
+            announce_h=announce_h,
         )
         with _progress(len(scenario.jobs)) as observe:
             result = simulate(

@@ -1,6 +1,11 @@
 """The replay engine: reveals jobs at submission, asks a policy at each decision point,
 executes the plan until the next one, and records what ran where (in slots).
 
+What-if: with ``EngineOptions.announce_h`` every job is revealed that many hours before its
+``submit_time`` and still may not start before it, as if its user had submitted it early
+with an earliest start. It measures what advance notice is worth; 0 (the default) keeps
+FORMATS.md's rule that a job becomes known at its ``submit_time``.
+
 Rolling horizon. At a decision slot ``t`` the policy gets a :class:`PlanProblem` holding only
 the jobs that are known and not yet fixed (queued ones, and interruptible ones that may be
 re-planned), only the slots up to their latest deadline, the forecast available at ``t`` and
@@ -21,6 +26,7 @@ non-interruptible overrun holds its GPUs longer, an interruptible one is re-plan
 from __future__ import annotations
 
 import itertools
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +34,7 @@ from datetime import datetime
 
 import numpy as np
 
-from scheduler.errors import ScenarioError, ScheduleViolationError
+from scheduler.errors import ConfigError, ScenarioError, ScheduleViolationError
 from scheduler.model import IntensityTrace
 from scheduler.planning.arrivals import RESERVE_SCALE, History, with_arrivals
 from scheduler.planning.problem import Plan, PlanJob, PlanProblem, Policy, Segment
@@ -57,6 +63,17 @@ class EngineOptions:
     #: scale spread over its window, and planners may keep them as a priced reserve
     #: (``planning.arrivals.last_period_demand``); 0: off
     arrival_reserve: float = RESERVE_SCALE
+    #: what-if: every job is revealed this many hours before its submit_time and may still
+    #: not start before it (see the module docstring); 0: revealed at submission
+    announce_h: float = 0.0
+
+    def __post_init__(self) -> None:
+        """Refuse a negative or infinite notice."""
+        if not 0.0 <= self.announce_h < math.inf:
+            raise ConfigError(
+                f"announce_h {self.announce_h} must be a finite number of hours, at least 0; "
+                "0 reveals each job at its submit_time"
+            )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,6 +125,7 @@ class _State:
         "executed",
         "home",
         "job",
+        "known",
         "left_out_at",
         "note",
         "pending_note",
@@ -117,9 +135,10 @@ class _State:
         "true_slots",
     )
 
-    def __init__(self, job: SimJob, grid: SlotGrid, scenario: Scenario) -> None:
+    def __init__(self, job: SimJob, grid: SlotGrid, scenario: Scenario, notice: int = 0) -> None:
         self.job = job
         self.release = grid.ceil_slot(job.submit_s)
+        self.known = max(0, self.release - notice)  # the slot the policy first sees it
         self.deadline = grid.floor_slot(job.deadline_s)
         self.est_slots = -(-job.estimated_duration_s // grid.slot_s)
         self.true_slots = -(-job.duration_s // grid.slot_s)
@@ -196,13 +215,14 @@ class Simulator:
 
     def run(self) -> EngineRun:
         """Replay every job; return their outcomes (``ScheduleViolationError`` on bad plans)."""
-        states = [_State(job, self.grid, self.scenario) for job in self.scenario.jobs]
-        states.sort(key=lambda s: s.release)
+        notice = int(self.options.announce_h * 3600) // self.grid.slot_s
+        states = [_State(job, self.grid, self.scenario, notice) for job in self.scenario.jobs]
+        states.sort(key=lambda s: s.known)
         self.history = _history(states)
         pending, active = list(reversed(states)), []
-        t: int | None = 0 if self.options.offline else states[0].release
+        t: int | None = 0 if self.options.offline else states[0].known
         while t is not None:
-            while pending and (self.options.offline or pending[-1].release <= t):
+            while pending and (self.options.offline or pending[-1].known <= t):
                 active.append(pending.pop())
             active = [s for s in active if not s.done and not self._expired(s, t)]
             self._plan(t, active, len(states) - len(pending), len(states))
@@ -323,7 +343,7 @@ class Simulator:
         state.plan = shifted
 
     def _next_decision(self, t: int, pending: list[_State], active: list[_State]) -> int | None:
-        candidates = [pending[-1].release] if pending and not self.options.offline else []
+        candidates = [pending[-1].known] if pending and not self.options.offline else []
         for state in active:
             planned = sum(seg.end - seg.start for seg in state.plan)
             if state.plan and planned < state.true_slots - state.done_slots:

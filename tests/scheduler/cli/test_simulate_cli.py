@@ -84,6 +84,7 @@ def test_simulate_writes_formats_exactly(tmp_path: Path) -> None:
         (["--carbon", "missing.csv"], "missing.csv"),
         (["--arrival-forecast", "-1"], "--arrival-forecast"),
         (["--arrival-reserve", "-0.5"], "--arrival-reserve"),
+        (["--announce-h", "-2"], "--announce-h"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(tmp_path: Path, change: list[str], fragment: str) -> None:
@@ -145,13 +146,16 @@ def test_arrival_forecasts_reach_the_policy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``--arrival-forecast`` / ``--arrival-reserve`` reach the engine; without them the
-    ``planner`` settings do (no arrival forecast and the 1.5 reserve by default)."""
-    seen: list[tuple[float, float]] = []
+    ``planner`` settings do (no arrival forecast and the 1.5 reserve by default). So does the
+    ``--announce-h`` what-if (0 by default)."""
+    seen: list[tuple[float, float, float]] = []
     real = simulate_cli.simulate
 
     def spy(*args: object, **kwargs: object) -> object:
         options = kwargs["options"]
-        seen.append((options.arrival_forecast, options.arrival_reserve))  # type: ignore[attr-defined]
+        seen.append(
+            (options.arrival_forecast, options.arrival_reserve, options.announce_h)  # type: ignore[attr-defined]
+        )
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(simulate_cli, "simulate", spy)
@@ -161,7 +165,7 @@ def test_arrival_forecasts_reach_the_policy(
     configured = ["--config", str(settings)]
     for first, extra in (
         ([], []),
-        ([], ["--arrival-forecast", "1.5", "--arrival-reserve", "2"]),
+        ([], ["--arrival-forecast", "1.5", "--arrival-reserve", "2", "--announce-h", "24"]),
         (configured, []),
         (configured, ["--arrival-reserve", "0"]),
     ):
@@ -169,7 +173,7 @@ def test_arrival_forecasts_reach_the_policy(
             app, [*first, "simulate", *base, "--schedule-out", str(tmp_path / "s"), *extra]
         )
         assert outcome.exit_code == 0, outcome.output
-    assert seen == [(0.0, 1.5), (1.5, 2.0), (0.5, 1.25), (0.5, 0.0)]
+    assert seen == [(0.0, 1.5, 0.0), (1.5, 2.0, 24.0), (0.5, 1.25, 0.0), (0.5, 0.0, 0.0)]
 
 
 def test_missed_jobs_are_listed_with_when_they_were_lost(tmp_path: Path) -> None:

@@ -40,6 +40,36 @@ def test_jobs_are_revealed_at_submission(tmp_path: Path) -> None:
     assert all(p.problem.start == p.time for p in points)
 
 
+def test_announced_jobs_are_seen_early_and_start_no_earlier(tmp_path: Path) -> None:
+    """With ``announce_h`` the policy sees a job that many hours before its submit_time, as a
+    job it may not start yet; the replay still starts it at its submission at the earliest."""
+    loaded = scenario(
+        tmp_path,
+        [job_row("early", "01:00", 3600, "20:00"), job_row("late", "05:00", 3600, "20:00")],
+    )
+    points: list[DecisionPoint] = []
+    result = simulate(
+        loaded,
+        traces_for(tmp_path),
+        EarliestPolicy(),
+        options=EngineOptions(announce_h=3.0),
+        observer=points.append,
+    )
+    seen = [(p.time.hour, {j.id: j.release_slot for j in p.problem.jobs}) for p in points]
+    # the grid starts at 01:00, the first submission; "late" is known from 02:00 on
+    assert seen[0] == (1, {"early": 0})
+    assert (2, {"late": 3}) in seen
+    assert all("late" not in told for hour, told in seen if hour < 2)
+    late = next(o for o in result.run.outcomes if o.job.id == "late")
+    assert (late.completed, late.segments[0].start) == (True, 4)  # 05:00 on a grid from 01:00
+
+
+def test_a_negative_notice_is_refused() -> None:
+    """``announce_h`` below 0 is an error that names the value and the default."""
+    with pytest.raises(ConfigError, match=r"announce_h -1\.0 .*at least 0"):
+        EngineOptions(announce_h=-1.0)
+
+
 def test_started_non_interruptible_jobs_are_fixed_and_hold_capacity(tmp_path: Path) -> None:
     """Once a rigid job starts it leaves the problem, and its GPUs are no longer free."""
     loaded = scenario(
