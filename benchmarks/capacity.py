@@ -105,7 +105,7 @@ def row(
 ) -> dict[str, Any]:
     """One table row: planner, greedy and oracle figures side by side."""
     base = planner.baseline_g
-    share = efficiency(base, planner.emissions_g, best) if not math.isnan(best) else math.nan
+    share = share_of(planner, best)
     target = TARGET.get(forecast, DEFAULT_TARGET)
     return {
         "zone": zone.upper(),
@@ -126,11 +126,16 @@ def row(
     }
 
 
+def share_of(outcome: Outcome, best: float) -> float:
+    """``outcome``'s share of the oracle's savings (NaN without the oracle)."""
+    if math.isnan(best):
+        return math.nan
+    return efficiency(outcome.baseline_g, outcome.emissions_g, best)
+
+
 def announced(told: Outcome, best: float) -> dict[str, Any]:
     """The what-if columns: the planner told of every job ``--announce-h`` hours early."""
-    share = (
-        efficiency(told.baseline_g, told.emissions_g, best) if not math.isnan(best) else math.nan
-    )
+    share = share_of(told, best)
     return {
         "announced_pct": round(told.savings_pct, 3),
         "announced_share_pct": round(100 * share, 2),
