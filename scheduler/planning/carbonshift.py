@@ -28,7 +28,8 @@ that saves more. The heuristic path for large problems ignores both.
 The reserve comes with a submission surge (``PlanProblem.arrival_surge``): the lateness
 cost then starts lower (``surge_lateness_cost``, unless last week's work filled the cluster)
 and grows with the surge, so quiet weeks defer more and a week whose submissions run ahead
-of last week's runs its queue sooner.
+of last week's runs its queue sooner. A forecast with white noise (``denoise.noise_share``)
+starts it less low (``noisy_surge_lateness_cost``): its promised savings are less sure.
 
 **Large problems** go through:
 
@@ -70,7 +71,7 @@ from functools import partial
 import numpy as np
 
 from scheduler.planning.batch import BatchPlacer
-from scheduler.planning.denoise import denoise
+from scheduler.planning.denoise import denoise, noise_share
 from scheduler.planning.exact import Window, solve
 from scheduler.planning.extract import placements_from
 from scheduler.planning.greedy import (
@@ -171,6 +172,12 @@ class CarbonshiftPolicy:
     #: from ``tight_high``, as a tight cluster has little room to defer into (see decision
     #: 0002, "Submission surge")
     surge_lateness_cost: float = 0.4
+    #: the surge's base rises to ``noisy_surge_lateness_cost`` as the forecast's white noise
+    #: (``denoise.noise_share``) goes from ``noise_low`` to ``noise_high`` of its spread: a
+    #: noisy forecast's savings are less sure, so deferring must promise more
+    noisy_surge_lateness_cost: float = 0.6
+    noise_low: float = 0.06
+    noise_high: float = 0.09
     surge_power: float = 1.5
     surge_cap: float = 4.0
     tight_low: float = 0.6
@@ -213,6 +220,12 @@ class CarbonshiftPolicy:
                 f"surge_lateness_cost {self.surge_lateness_cost} and surge_power "
                 f"{self.surge_power} must be at least 0 and surge_cap {self.surge_cap} at "
                 "least 1; the defaults are 0.4, 1.5 and 4"
+            )
+        if self.noisy_surge_lateness_cost < 0 or not 0 <= self.noise_low < self.noise_high:
+            raise ValueError(
+                f"noisy_surge_lateness_cost {self.noisy_surge_lateness_cost} must be at least 0 "
+                f"and noise_low {self.noise_low} at least 0 and under noise_high "
+                f"{self.noise_high}; the defaults are 0.6, 0.06 and 0.09"
             )
         if not 0 <= self.tight_low < self.tight_high:
             raise ValueError(
@@ -265,17 +278,22 @@ class CarbonshiftPolicy:
         busy = self.busy_lateness_cost
         if problem.arrival_surge is not None:
             scale = float(np.clip(problem.arrival_surge**self.surge_power, 1.0, self.surge_cap))
-            busy = self._surge_base(problem.arrival_load) * scale
+            noise = noise_share(problem.intensity)
+            busy = self._surge_base(problem.arrival_load, noise) * scale
         if not problem.jobs or busy <= 0:
             return self.lateness_cost
         load = _total_load(problem)
         ramp = (load - self.load_low) / max(1e-9, self.load_high - self.load_low)
         return self.lateness_cost + busy * float(np.clip(ramp, 0.0, 1.0))
 
-    def _surge_base(self, load: float | None) -> float:
+    def _surge_base(self, load: float | None, noise: float) -> float:
         """The surge's base cost: ``surge_lateness_cost`` up to ``tight_low`` of last week's
-        load, ramping to ``busy_lateness_cost`` at ``tight_high``."""
+        load, ramping to ``busy_lateness_cost`` at ``tight_high``. A noisy forecast (white
+        noise ``noise`` of its spread) first raises the low end to
+        ``noisy_surge_lateness_cost``."""
         low, high = self.surge_lateness_cost, self.busy_lateness_cost
+        noisy = (noise - self.noise_low) / max(1e-9, self.noise_high - self.noise_low)
+        low += (self.noisy_surge_lateness_cost - low) * float(np.clip(noisy, 0.0, 1.0))
         if load is None:
             return low
         ramp = (load - self.tight_low) / max(1e-9, self.tight_high - self.tight_low)

@@ -21,6 +21,7 @@ from scheduler.planning.arrivals import (
     with_arrivals,
 )
 from scheduler.planning.carbonshift import CarbonshiftPolicy
+from scheduler.planning.denoise import noise_share
 from scheduler.planning.problem import PlanProblem
 from tests.scheduler.planning.problems import make_job, make_problem
 
@@ -288,6 +289,28 @@ def test_carbonshift_defers_less_in_a_surge_or_on_a_tight_cluster() -> None:
     assert start(1.0, load=0.9) == 0
 
 
+def test_a_noisy_forecast_defers_less_in_a_surge() -> None:
+    """The setting above in a mild surge (1.31: 1.5 × the base). Waiting one slot saves 0.06
+    on either row; it costs 0.4 × 1.5 / 12 = 0.05 on the clean row, and on the noisy one
+    (white noise 0.6 of its spread) 0.6 × 1.5 / 12 = 0.075, so the job runs now. The rows
+    are planned as they are (no denoising), so only the lateness cost differs."""
+    job = make_job("a", 0, 10, 8)
+    clean = [1.06] + [1.0] * 9
+    noisy = [1.06, 1.0, 1.4, 1.0, 1.4, 1.0, 1.4, 1.0, 1.0, 1.4]
+    assert noise_share(np.array([clean])) == 0.0
+    assert noise_share(np.array([noisy])) > CarbonshiftPolicy().noise_high
+
+    def start(row: list[float], **settings: float) -> int:
+        problem = replace(make_problem([row], 1, [job]), arrival_surge=1.31)
+        policy = CarbonshiftPolicy(denoise_forecast=False, **settings)
+        return policy.plan(problem).placements["a"][0].start
+
+    assert start(clean) == 1
+    assert start(noisy) == 0
+    assert start(noisy, noisy_surge_lateness_cost=0.4) == 1  # no extra cost for noise
+    assert start(noisy, noise_low=0.7, noise_high=0.8) == 1  # this noise under noise_low
+
+
 def test_last_periods_load_is_its_work_over_the_gpu_slots_offered() -> None:
     past = history(
         (12, 30, 4, 2, True),  # 8 GPU-slots in (10, 30]
@@ -305,6 +328,8 @@ def test_last_periods_load_is_its_work_over_the_gpu_slots_offered() -> None:
         ({"surge_lateness_cost": -0.1}, r"surge_lateness_cost -0\.1 .* at least 0"),
         ({"tight_low": 0.8, "tight_high": 0.7}, r"tight_low 0\.8 .* under tight_high 0\.7"),
         ({"expected_job_cost": -1.0}, r"expected_job_cost -1\.0 must be at least 0"),
+        ({"noisy_surge_lateness_cost": -1.0}, r"noisy_surge_lateness_cost -1\.0 must be"),
+        ({"noise_low": 0.1, "noise_high": 0.1}, r"noise_low 0\.1 .* under noise_high 0\.1"),
     ],
 )
 def test_bad_surge_settings_are_refused_with_the_defaults(

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from scheduler.planning.carbonshift import CarbonshiftPolicy
-from scheduler.planning.denoise import denoise, noise_sigma, smoothing_width
+from scheduler.planning.denoise import denoise, noise_share, noise_sigma, smoothing_width
 from tests.scheduler.planning.problems import make_job, make_problem
 
 SLOTS = 336  # a week of 30-min slots
@@ -25,6 +25,18 @@ def test_noise_sigma_measures_white_noise_not_the_signal() -> None:
     assert noise_sigma(clean()) < 0.5
     noisy = clean() + rng.normal(0.0, 8.0, SLOTS)
     assert noise_sigma(noisy) == pytest.approx(8.0, rel=0.2)
+
+
+def test_noise_share_is_the_noisiest_rows_sigma_over_its_spread() -> None:
+    """A clean cycle scores near 0; 8 g/kWh of noise on an 82 g/kWh spread about 0.1, and a
+    grid scores as its noisiest row."""
+    rng = np.random.default_rng(4)
+    noisy = clean() + rng.normal(0.0, 8.0, SLOTS)
+    spread = np.percentile(noisy, 90) - np.percentile(noisy, 10)
+    assert noise_share(clean()[None, :]) < 0.01
+    assert noise_share(noisy[None, :]) == pytest.approx(noise_sigma(noisy) / spread)
+    assert noise_share(np.stack([clean(), noisy])) == noise_share(noisy[None, :])
+    assert noise_share(np.empty((0, SLOTS))) == 0.0
 
 
 def test_a_clean_forecast_is_left_unchanged() -> None:
