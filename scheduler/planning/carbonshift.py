@@ -30,6 +30,7 @@ cost then starts lower (``surge_lateness_cost``, unless last week's work filled 
 and grows with the surge, so quiet weeks defer more and a week whose submissions run ahead
 of last week's runs its queue sooner. A forecast with white noise (``denoise.noise_share``)
 starts it less low (``noisy_surge_lateness_cost``): its promised savings are less sure.
+On such a forecast a rigid job with days of slack does not start yet (``noisy_hold_h``).
 
 **Large problems** go through:
 
@@ -178,6 +179,11 @@ class CarbonshiftPolicy:
     noisy_surge_lateness_cost: float = 0.6
     noise_low: float = 0.06
     noise_high: float = 0.09
+    #: with a forecast at least ``noise_high`` noisy, a rigid job with more than this many
+    #: hours of slack does not start yet (0: off): the forecast cannot tell its windows
+    #: apart, and a long job started early holds GPUs that later arrivals need (LWA DE rigid,
+    #: 45 GPUs, ``gauss:0.10``: no deadline missed instead of one; decision 0002)
+    noisy_hold_h: float = 48.0
     surge_power: float = 1.5
     surge_cap: float = 4.0
     tight_low: float = 0.6
@@ -227,6 +233,11 @@ class CarbonshiftPolicy:
                 f"and noise_low {self.noise_low} at least 0 and under noise_high "
                 f"{self.noise_high}; the defaults are 0.6, 0.06 and 0.09"
             )
+        if not 0 <= self.noisy_hold_h < np.inf:
+            raise ValueError(
+                f"noisy_hold_h {self.noisy_hold_h} must be a finite number of hours, at least "
+                "0; the default is 48, 0 turns the hold off"
+            )
         if not 0 <= self.tight_low < self.tight_high:
             raise ValueError(
                 f"tight_low {self.tight_low} must be at least 0 and under tight_high "
@@ -241,11 +252,22 @@ class CarbonshiftPolicy:
     def plan(self, problem: PlanProblem) -> Plan:
         """Place every job it can; see the module docstring for the steps.
 
-        With an arrival forecast (``problem.expected_use``) the jobs are first planned in the
+        On a noisy forecast, rigid jobs with over ``noisy_hold_h`` of slack are first held
+        back (``_held``); if that leaves any job out, nothing is held. With an arrival
+        forecast (``problem.expected_use``) the jobs are first planned in the
         capacity it leaves; if that leaves any job out, they are planned in all of it. That
         first try is tentative: it skips the costly rescue of a left-out job (and the polish
         of a plan that leaves one out), since the plan in all the capacity has both.
         """
+        held = self._held(problem)
+        if held is not None:
+            plan = self._plan_expecting(held)
+            if not plan.unplaced:
+                return plan
+        return self._plan_expecting(problem)
+
+    def _plan_expecting(self, problem: PlanProblem) -> Plan:
+        """``_plan`` in the capacity the arrival forecast leaves, then in all of it if need be."""
         expected = problem.expected_use
         if expected is not None and expected.any():
             kept = np.maximum(problem.capacity - expected[:, : problem.slots], 0)
@@ -253,6 +275,23 @@ class CarbonshiftPolicy:
             if not plan.unplaced:
                 return plan
         return self._plan(problem)
+
+    def _held(self, problem: PlanProblem) -> PlanProblem | None:
+        """``problem`` with its rigid jobs of over ``noisy_hold_h`` of slack released at slot 1
+        when the forecast is noisy (``noise_share`` at least ``noise_high``); None when no job
+        is held."""
+        far = self.noisy_hold_h * 3600.0 / problem.slot_s
+
+        def held(job: PlanJob) -> bool:
+            slack = job.deadline_slot - job.duration_slots
+            return not job.interruptible and job.release_slot == 0 and slack > far
+
+        if far <= 0 or not any(map(held, problem.jobs)):
+            return None
+        if noise_share(problem.intensity) < self.noise_high:
+            return None
+        jobs = [replace(job, release_slot=1) if held(job) else job for job in problem.jobs]
+        return replace(problem, jobs=jobs)
 
     def _plan(self, problem: PlanProblem, *, tentative: bool = False) -> Plan:
         per_slot = self._lateness(problem) * problem.slot_s / 86400.0
@@ -307,14 +346,15 @@ class CarbonshiftPolicy:
         then moving flexible jobs out of the way). Falls back to ``plan`` if any job is left
         out, so it never misses a job that ``plan`` would place.
         """
-        intensity = self._forecast(problem)
+        held = self._held(problem) or problem
+        intensity = self._forecast(held)
         base = intensity - _lowest(intensity)
-        placed, free = _kept(problem, previous)
-        rest = latest_start_order([job for job in problem.jobs if job.id not in placed])
+        placed, free = _kept(held, previous)
+        rest = latest_start_order([job for job in held.jobs if job.id not in placed])
         scores = Scores(base=base)
-        more, missed = construct(problem, rest, scores, free)
+        more, missed = construct(held, rest, scores, free)
         placed.update(more)
-        if any(not eject_repair(problem, job, placed, scores, free) for job in missed):
+        if any(not eject_repair(held, job, placed, scores, free) for job in missed):
             return self.plan(problem)
         return Plan(placements=placed)
 

@@ -311,6 +311,42 @@ def test_a_noisy_forecast_defers_less_in_a_surge() -> None:
     assert start(noisy, noise_low=0.7, noise_high=0.8) == 1  # this noise under noise_low
 
 
+def test_a_noisy_forecast_holds_rigid_jobs_with_days_of_slack() -> None:
+    """On 15-min slots 48 h is 192 slots. Every job's cheapest window starts now on both rows
+    (they rise, and the noise cancels over a window of even length). On the noisy row the
+    rigid job with 296 slots of slack waits; the one with 146 does not, nor is the
+    interruptible one held. No surge and no crowding here, so the lateness cost plays no part."""
+    t = np.arange(300)
+    clean = 1.0 + 0.01 * t
+    noisy = clean + 0.5 * (-1.0) ** t
+    assert noise_share(noisy[None, :]) >= CarbonshiftPolicy().noise_high
+    jobs = [
+        make_job("far", 0, 300, 4),
+        make_job("near", 0, 150, 4),
+        make_job("split", 0, 300, 4, interruptible=True),
+    ]
+
+    def starts(row: np.ndarray, **settings: float) -> dict[str, int]:
+        policy = CarbonshiftPolicy(denoise_forecast=False, **settings)
+        plan = policy.plan(make_problem([row], 10, jobs))
+        return {job: segments[0].start for job, segments in plan.placements.items()}
+
+    assert starts(clean) == {"far": 0, "near": 0, "split": 0}
+    # the interruptible job takes the noisy row's cheap odd slots, held or not
+    assert starts(noisy) == {"far": 1, "near": 0, "split": 1}
+    assert starts(noisy, noisy_hold_h=0.0) == {"far": 0, "near": 0, "split": 1}
+    assert starts(noisy, noisy_hold_h=80.0) == {"far": 0, "near": 0, "split": 1}  # 320 slots
+    policy = CarbonshiftPolicy(denoise_forecast=False)
+    only_now = [[1] * 4 + [0] * 296]  # held, "far" would fit nowhere: so it is not held
+    assert policy.plan(make_problem([noisy], only_now, jobs[:1])).placements["far"][0].start == 0
+    before = policy.plan(make_problem([clean], only_now, jobs[:1]))
+    again = policy.replan(make_problem([noisy], only_now, jobs[:1]), before)
+    assert again.placements["far"][0].start == 0
+    previous = policy.plan(make_problem([clean], 10, jobs))
+    replanned = policy.replan(make_problem([noisy], 10, jobs), previous)
+    assert replanned.placements["far"][0].start == 1
+
+
 def test_last_periods_load_is_its_work_over_the_gpu_slots_offered() -> None:
     past = history(
         (12, 30, 4, 2, True),  # 8 GPU-slots in (10, 30]
@@ -330,6 +366,8 @@ def test_last_periods_load_is_its_work_over_the_gpu_slots_offered() -> None:
         ({"expected_job_cost": -1.0}, r"expected_job_cost -1\.0 must be at least 0"),
         ({"noisy_surge_lateness_cost": -1.0}, r"noisy_surge_lateness_cost -1\.0 must be"),
         ({"noise_low": 0.1, "noise_high": 0.1}, r"noise_low 0\.1 .* under noise_high 0\.1"),
+        ({"noisy_hold_h": -1.0}, r"noisy_hold_h -1\.0 must be a finite number of hours"),
+        ({"noisy_hold_h": math.inf}, r"noisy_hold_h inf must be a finite number of hours"),
     ],
 )
 def test_bad_surge_settings_are_refused_with_the_defaults(
