@@ -70,7 +70,7 @@ def _smoothest(row: FloatArray) -> tuple[int, FloatArray]:
     sigma = noise_sigma(row)
     n = len(row)
     best: tuple[int, FloatArray] = (1, row)
-    if n == 0 or _share(row) <= NOISE_FLOOR:
+    if n == 0 or sigma <= NOISE_FLOOR * float(np.percentile(row, 90) - np.percentile(row, 10)):
         return best
     sigma2 = sigma**2
     best_risk = n * sigma2  # SURE of the identity: ||0||² + 2σ²n − nσ²
