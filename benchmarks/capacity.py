@@ -17,7 +17,7 @@ share of the oracle's savings, (baseline − planner) / (baseline − oracle). T
 Usage: .venv/bin/python benchmarks/capacity.py [--zones de,gb,fr] [--caps 1.0,0.75,0.6]
        [--kinds semi-weekly-interruptible,semi-weekly] [--forecasts perfect,gauss:0.10]
        [--greedy lowest-window] [--no-oracle] [--arrival-forecast S] [--arrival-reserve S]
-       [--announce-h H]
+       [--arrival-insurance S] [--announce-h H]
 The last line is JSON: every row and pass/fail.
 """
 

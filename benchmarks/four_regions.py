@@ -20,7 +20,7 @@ at ≥ 95 % of the optimum's. Target: ≥ 95 % of the reference's savings, 0 mis
 
 Usage: .venv/bin/python benchmarks/four_regions.py [--jobs slack-24h,slack-2x]
        [--forecasts perfect] [--reference bound|oracle|none] [--bucket-slots 4]
-       [--arrival-forecast S] [--arrival-reserve S]
+       [--arrival-forecast S] [--arrival-reserve S] [--arrival-insurance S]
        [--mixed-regions] [--limit N] [--no-planner]
 The last line is JSON: every row and pass/fail.
 """
@@ -182,6 +182,7 @@ def timed(
     *,
     arrival_forecast: float = 0.0,
     arrival_reserve: float = RESERVE_SCALE,
+    arrival_insurance: float = 0.0,
 ) -> tuple[SimulationResult, float]:
     """One simulation and its wall time."""
     began = time.perf_counter()
@@ -189,6 +190,7 @@ def timed(
         forecast=parse_forecast(forecast),
         arrival_forecast=arrival_forecast,
         arrival_reserve=arrival_reserve,
+        arrival_insurance=arrival_insurance,
     )
     result = simulate(scenario, traces, policy(name), options=options)
     return result, time.perf_counter() - began

@@ -59,6 +59,7 @@ def run(
     *,
     arrival_forecast: float = 0.0,
     arrival_reserve: float = RESERVE_SCALE,
+    arrival_insurance: float = 0.0,
     announce_h: float = 0.0,
 ) -> Outcome:
     """Simulate ``policy_name`` (the oracle offline); never raises for a bad schedule.
@@ -69,6 +70,7 @@ def run(
         seed=seed,
         arrival_forecast=arrival_forecast,
         arrival_reserve=arrival_reserve,
+        arrival_insurance=arrival_insurance,
         announce_h=announce_h,
     )
     try:
@@ -94,7 +96,8 @@ def run(
 
 
 def add_arrival_forecast(parser: argparse.ArgumentParser) -> None:
-    """``--arrival-forecast`` and ``--arrival-reserve SCALE`` (``EngineOptions``)."""
+    """``--arrival-forecast``, ``--arrival-reserve`` and ``--arrival-insurance SCALE``
+    (``EngineOptions``)."""
     parser.add_argument(
         "--arrival-forecast",
         type=float,
@@ -109,6 +112,13 @@ def add_arrival_forecast(parser: argparse.ArgumentParser) -> None:
         " interruptible ones' GPU-hours × this scale as a priced reserve"
         f" (default {RESERVE_SCALE}, the planner's; 0: off)",
     )
+    parser.add_argument(
+        "--arrival-insurance",
+        type=float,
+        default=0.0,
+        help="with the reserve, expect last week's interruptible jobs back as jobs × this"
+        " scale that the queue must leave room for (0: off, the planner's default)",
+    )
 
 
 class Arrivals(TypedDict):
@@ -116,11 +126,16 @@ class Arrivals(TypedDict):
 
     arrival_forecast: float
     arrival_reserve: float
+    arrival_insurance: float
 
 
 def arrival_options(args: argparse.Namespace) -> Arrivals:
     """The parsed ``add_arrival_forecast`` options, as keywords of ``run``."""
-    return {"arrival_forecast": args.arrival_forecast, "arrival_reserve": args.arrival_reserve}
+    return {
+        "arrival_forecast": args.arrival_forecast,
+        "arrival_reserve": args.arrival_reserve,
+        "arrival_insurance": args.arrival_insurance,
+    }
 
 
 def oracle(scenario: Scenario, traces: dict[str, IntensityTrace]) -> tuple[float, float]:

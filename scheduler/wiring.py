@@ -842,6 +842,7 @@ def service_config(settings: Settings) -> ServiceConfig:
             max_planned_jobs=settings.service.max_planned_jobs,
             arrival_forecast=planner.arrival_forecast,
             arrival_reserve=planner.arrival_reserve,
+            arrival_insurance=planner.arrival_insurance,
         ),
         pending_timeout_s=settings.service.pending_timeout_s,
         default_zone=settings.default_zone,

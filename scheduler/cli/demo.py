@@ -46,10 +46,20 @@ def demo_command(
         typer.Option("--ray/--no-ray", help="Also run the jobs on a local Ray (service step)."),
     ] = True,
 ) -> None:
-    """Run the planner on a demo workload and grid; print and save the savings report."""
-    options = DemoOptions(seed=seed, jobs=jobs, days=days)
+    """Run the planner on a demo workload and grid; print and save the savings report.
+
+    The planner's arrival settings (``planner.arrival_reserve``, ``arrival_insurance``)
+    come from the configuration, as in ``serve``."""
     console = Console(width=None if is_tty() else 150)
     try:
+        planner = state(ctx).settings().planner
+        options = DemoOptions(
+            seed=seed,
+            jobs=jobs,
+            days=days,
+            arrival_reserve=planner.arrival_reserve,
+            arrival_insurance=planner.arrival_insurance,
+        )
         scenario = demo_scenario(options)  # step 1
         zones = [region.zone for region in options.regions]
         traces = demo_grid_traces(zones, options.start, options.end, seed=seed)  # step 2
@@ -128,6 +138,14 @@ def savings_lines(outcome: DemoOutcome) -> list[tuple[str, str]]:
         share = (base - planner["emissions_g"]) / (base - best) if base != best else 1.0
         lines.append(("planner's share of the oracle's savings", f"{100 * share:.1f} %"))
     lines.append(("arrival reserve (last week's jobs back)", reserve_line(outcome)))
+    if outcome.insured:
+        lines.append(
+            (
+                "arrival insurance",
+                f"planned last week's interruptible jobs beside the queue at {outcome.insured}"
+                f" of {outcome.decisions} decisions",
+            )
+        )
     return lines
 
 

@@ -20,6 +20,12 @@ rigid arrival needs a contiguous window, which only a job-shaped forecast descri
 still fits). Safer in a cluster where every week is tight, and dearer: it keeps the greenest
 hours from known jobs even when the arrivals could have used others.
 
+``last_period_jobs(interruptible=True)`` (opt-in, ``--arrival-insurance``): last week's
+interruptible jobs come back as jobs too, × ``scale``, instead of as the priced demand below.
+Known jobs then leave them room wherever any is left, so a tight cluster keeps room for a
+crunch it cannot see coming, at a price in savings (``docs/decisions/0002``, "Arrival
+insurance").
+
 ``last_period_demand`` (the default for interruptible jobs, with the reserve): each job's
 GPU-slots × ``scale`` spread evenly over its window. The planner keeps that many GPUs as a
 *priced* reserve (``PlanProblem.expected_demand``): known jobs use them only where that saves
@@ -114,10 +120,11 @@ def last_period_demand(
     regions: int,
     period: int,
     scale: float,
-    interruptible_only: bool = False,
+    rigid: bool = True,
+    interruptible: bool = True,
 ) -> IntArray:
-    """GPUs per ``[region, slot]`` that last period's jobs (of both kinds, or only the
-    interruptible ones) would want again.
+    """GPUs per ``[region, slot]`` that last period's jobs (``rigid`` ones, ``interruptible``
+    ones or both) would want again.
 
     Each job submitted in ``(now − period, now]`` is expected back one ``period`` later with
     its GPU-slots × ``scale`` spread evenly over its window (release to deadline), cut to the
@@ -126,9 +133,8 @@ def last_period_demand(
     _check(period, scale)
     if scale == 0 or slots <= 0:
         return np.zeros((regions, max(slots, 0)), dtype=np.int64)
-    seen = (history.release > now - period) & (history.release <= now)
-    if interruptible_only:
-        seen &= history.interruptible
+    recent = (history.release > now - period) & (history.release <= now)
+    seen = recent & np.where(history.interruptible, interruptible, rigid)
     release = history.release[seen] + period - now
     deadline = history.deadline[seen] + period - now
     rate = history.gpus[seen] * scale * history.duration[seen] / np.maximum(1, deadline - release)
@@ -146,10 +152,12 @@ def last_period_jobs(
     slots: int,
     period: int,
     scale: float,
+    interruptible: bool = False,
 ) -> tuple[PlanJob, ...]:
-    """Last period's rigid jobs, one period later, as jobs to plan beside the known ones.
+    """Last period's rigid (or ``interruptible``) jobs, one period later, as jobs to plan
+    beside the known ones.
 
-    Each non-interruptible job submitted in ``(now − period, now]`` comes back one ``period``
+    Each job of that kind submitted in ``(now − period, now]`` comes back one ``period``
     later with the same GPUs, duration, regions and window; only those whose whole window
     falls inside ``[0, slots)``. ``scale`` ≥ 0 sets how many come back: the ``i``-th job
     ``⌊(i + 1)·scale⌋ − ⌊i·scale⌋`` times (1.0: each once; 1.5: every other one twice).
@@ -158,7 +166,7 @@ def last_period_jobs(
     """
     _check(period, scale)
     recent = (history.release > now - period) & (history.release <= now)
-    seen = np.flatnonzero(recent & ~history.interruptible)
+    seen = np.flatnonzero(recent & (history.interruptible == interruptible))
     release = history.release[seen] + period - now
     deadline = history.deadline[seen] + period - now
     duration = history.duration[seen]
@@ -187,6 +195,7 @@ def last_period_jobs(
                 deadline_slot=due,
                 regions=regions,
                 home_region=home,
+                interruptible=interruptible,
             )
             for copy in range(copies)
         ]
@@ -226,7 +235,13 @@ def _work_between(history: History, after: int, until: int) -> float:
 
 
 def with_arrivals(
-    problem: PlanProblem, history: History, *, now: int, forecast: float, reserve: float
+    problem: PlanProblem,
+    history: History,
+    *,
+    now: int,
+    forecast: float,
+    reserve: float,
+    insurance: float = 0.0,
 ) -> PlanProblem:
     """``problem`` with what last week's jobs say about the jobs still to come.
 
@@ -237,6 +252,8 @@ def with_arrivals(
     reserve expects last week's rigid jobs back as ``expected_jobs`` (``last_period_jobs``;
     ``CRUNCH_SCALE`` times from a finite surge of ``CRUNCH_SURGE``), and its
     demand covers last week's interruptible jobs only; with one, it covers both kinds.
+    ``insurance`` > 0 (opt-in, with the reserve): last week's interruptible jobs come back
+    as expected jobs × ``insurance`` instead, and the demand leaves them out.
     A scale of 0 leaves its part empty. ``now``: the slot of ``history``'s grid that is the
     problem's slot 0. The cluster's GPUs are taken as the most free in any slot of the
     horizon, per region."""
@@ -246,6 +263,11 @@ def with_arrivals(
         "regions": len(problem.region_names),
         "period": WEEK_S // problem.slot_s,
     }
+    if insurance < 0 or (insurance > 0 and reserve <= 0):
+        raise ValueError(
+            f"arrival insurance {insurance} needs a positive scale and the arrival reserve "
+            f"(reserve {reserve}); set the reserve (1.5 by default) or the insurance to 0"
+        )
     use = last_period_use(history, scale=forecast, **shape) if forecast > 0 else None
     if reserve <= 0:
         return replace(problem, expected_use=use, expected_demand=None, expected_jobs=())
@@ -260,13 +282,25 @@ def with_arrivals(
         expected = last_period_jobs(
             history, now=now, slots=problem.slots, period=period, scale=scale
         )
+    if insurance > 0:
+        expected += last_period_jobs(
+            history,
+            now=now,
+            slots=problem.slots,
+            period=period,
+            scale=insurance,
+            interruptible=True,
+        )
+    rigid, interruptible = use is not None, insurance <= 0
     return replace(
         problem,
         expected_use=use,
         expected_jobs=expected,
         expected_demand=last_period_demand(
-            history, scale=reserve, interruptible_only=use is None, **shape
-        ),
+            history, scale=reserve, rigid=rigid, interruptible=interruptible, **shape
+        )
+        if rigid or interruptible
+        else None,
         arrival_surge=surge,
         arrival_load=last_period_load(history, now=now, period=period, gpus=gpus),
     )

@@ -44,6 +44,9 @@ class PlanSettings:
     arrival_forecast: float = 0.0
     #: GPU-hours of last week's jobs kept as a priced reserve over their windows, × this
     arrival_reserve: float = RESERVE_SCALE
+    #: last week's interruptible jobs planned beside the queue as jobs, × this, instead of in
+    #: the reserve (0: off; needs the reserve; ``arrivals.with_arrivals``)
+    arrival_insurance: float = 0.0
 
     @property
     def uses_history(self) -> bool:
@@ -210,6 +213,7 @@ def build_problem(
             now=0,
             forecast=settings.arrival_forecast,
             reserve=settings.arrival_reserve,
+            insurance=settings.arrival_insurance,
         )
     missing = frozenset(r.zone for r in regions if r.zone not in known)
     return Built(

@@ -24,7 +24,9 @@ interruptible jobs come back as a demand spread over their windows
 (``PlanProblem.expected_demand``, ``arrivals.last_period_demand``), a soft reserve of the
 exact model: using one of those GPUs costs ``arrival_reserve_cost`` × the intensity spread
 per GPU-slot, so the green hours that arrivals will want are given to known jobs only where
-that saves more. The heuristic path for large problems ignores both.
+that saves more. With the arrival insurance (``--arrival-insurance``, opt-in) they come back
+as expected jobs instead, like the rigid ones: a hedge for a cluster that is often nearly
+full, paid for in savings. The heuristic path for large problems ignores all of these.
 The reserve comes with a submission surge (``PlanProblem.arrival_surge``): the lateness
 cost then starts lower (``surge_lateness_cost``, unless last week's work filled the cluster)
 and grows with the surge, so quiet weeks defer more and a week whose submissions run ahead

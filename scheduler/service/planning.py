@@ -52,6 +52,7 @@ class PlanningConfig:
     #: arrival forecast and reserve from last week's jobs (``PlanSettings``; 0: off)
     arrival_forecast: float = 0.0
     arrival_reserve: float = RESERVE_SCALE
+    arrival_insurance: float = 0.0
 
     def plan_settings(self) -> PlanSettings:
         """These settings as the planner's ``PlanSettings``."""
@@ -64,6 +65,7 @@ class PlanningConfig:
             default_power_w=self.default_power_w,
             arrival_forecast=self.arrival_forecast,
             arrival_reserve=self.arrival_reserve,
+            arrival_insurance=self.arrival_insurance,
         )
 
 

@@ -23,6 +23,7 @@ import numpy as np
 
 from scheduler.clock import FakeClock
 from scheduler.model import IntensityTrace, Region
+from scheduler.planning.arrivals import RESERVE_SCALE
 from scheduler.planning.problem import Policy
 from scheduler.simulation.accounting import RunSegment, baseline_emissions_g, emissions_g
 from scheduler.simulation.engine import DecisionPoint, EngineOptions
@@ -51,6 +52,9 @@ class DemoOptions:
     slot_minutes: int = 30
     horizon_h: float = 48.0
     regions: tuple[Region, ...] = DEMO_REGIONS
+    #: the planner's arrival settings (``planner.arrival_reserve`` / ``arrival_insurance``)
+    arrival_reserve: float = RESERVE_SCALE
+    arrival_insurance: float = 0.0
 
     @property
     def end(self) -> datetime:
@@ -109,6 +113,9 @@ class DemoOutcome:
     reserved: int
     #: of those, decisions that planned last week's rigid jobs beside the queue
     expected: int
+    #: of those, decisions that planned last week's interruptible jobs beside the queue
+    #: (the arrival insurance)
+    insured: int
     elapsed_s: float
 
 
@@ -123,19 +130,25 @@ def run_demo(
 ) -> DemoOutcome:
     """Step 3: replay the planner on ``clock`` (moved to each decision), then the references."""
     began = time.perf_counter()
-    decisions = reserved = expected = 0
+    decisions = reserved = expected = insured = 0
 
     def at_decision(point: DecisionPoint) -> None:
-        nonlocal decisions, reserved, expected
+        nonlocal decisions, reserved, expected, insured
         decisions += 1
         demand, later = point.problem.expected_demand, point.problem.expected_jobs
         reserved += (demand is not None and bool(demand.any())) or bool(later)
-        expected += bool(later)
+        expected += any(not job.interruptible for job in later)
+        insured += any(job.interruptible for job in later)
         clock.set(max(point.time, clock.now()))
         if observer is not None:
             observer(point)
 
-    engine = EngineOptions(forecast=ForecastSpec(kind="perfect"), horizon_h=options.horizon_h)
+    engine = EngineOptions(
+        forecast=ForecastSpec(kind="perfect"),
+        horizon_h=options.horizon_h,
+        arrival_reserve=options.arrival_reserve,
+        arrival_insurance=options.arrival_insurance,
+    )
     planner = simulate(scenario, traces, policies.planner, options=engine, observer=at_decision)
     run_now = simulate(scenario, traces, policies.run_now, options=engine)
     optimum = None
@@ -148,6 +161,7 @@ def run_demo(
         decisions=decisions,
         reserved=reserved,
         expected=expected,
+        insured=insured,
         elapsed_s=time.perf_counter() - began,
     )
 

@@ -63,16 +63,25 @@ class EngineOptions:
     #: scale spread over its window, and planners may keep them as a priced reserve
     #: (``planning.arrivals.last_period_demand``); 0: off
     arrival_reserve: float = RESERVE_SCALE
+    #: arrival insurance: last week's interruptible jobs come back as jobs × this scale,
+    #: which the queue must leave room for, instead of in the reserve; needs the reserve
+    #: (``planning.arrivals.with_arrivals``); 0: off
+    arrival_insurance: float = 0.0
     #: what-if: every job is revealed this many hours before its submit_time and may still
     #: not start before it (see the module docstring); 0: revealed at submission
     announce_h: float = 0.0
 
     def __post_init__(self) -> None:
-        """Refuse a negative or infinite notice."""
+        """Refuse a negative or infinite notice, and insurance without the reserve."""
         if not 0.0 <= self.announce_h < math.inf:
             raise ConfigError(
                 f"announce_h {self.announce_h} must be a finite number of hours, at least 0; "
                 "0 reveals each job at its submit_time"
+            )
+        if self.arrival_insurance > 0 and self.arrival_reserve <= 0:
+            raise ConfigError(
+                f"arrival_insurance {self.arrival_insurance:g} needs arrival_reserve above 0; "
+                f"set the reserve to {RESERVE_SCALE:g} (the default) or the insurance to 0"
             )
 
 
@@ -311,6 +320,7 @@ class Simulator:
             now=t,
             forecast=self.options.arrival_forecast,
             reserve=self.options.arrival_reserve,
+            insurance=self.options.arrival_insurance,
         )
 
     def _zone_forecast(self, zone: int, t: int, length: int) -> FloatArray:

@@ -91,18 +91,27 @@ def test_every_problem_is_listed(tmp_path: Path) -> None:
 
 
 def test_arrival_settings_reach_the_service_and_reject_negatives(tmp_path: Path) -> None:
-    """planner.arrival_reserve / arrival_forecast reach the service's planning (the reserve
-    on at 1.5 by default, 0 turns it off); below 0 they are named in the error."""
+    """planner.arrival_reserve / arrival_forecast / arrival_insurance reach the service's
+    planning (the reserve on at 1.5 by default, 0 turns it off; no insurance by default);
+    below 0 they are named in the error, and so is insurance without the reserve."""
     default = service_config(load_settings(write(tmp_path, "planner: {}\n"))).planning
     assert (default.arrival_reserve, default.arrival_forecast) == (1.5, 0.0)
-    path = write(tmp_path, "planner:\n  arrival_reserve: 2\n  arrival_forecast: 1.25\n")
+    assert default.arrival_insurance == 0.0
+    path = write(
+        tmp_path,
+        "planner:\n  arrival_reserve: 2\n  arrival_forecast: 1.25\n  arrival_insurance: 1.5\n",
+    )
     planning = service_config(load_settings(path)).planning
     assert (planning.arrival_reserve, planning.arrival_forecast) == (2.0, 1.25)
+    assert planning.plan_settings().arrival_insurance == 1.5
     assert planning.plan_settings().uses_history
     path = write(tmp_path, "planner:\n  arrival_reserve: 0\n")
     assert not service_config(load_settings(path)).planning.plan_settings().uses_history
     path = write(tmp_path, "planner:\n  arrival_reserve: -1\n")
     with pytest.raises(ConfigError, match=r"planner\.arrival_reserve"):
+        load_settings(path)
+    path = write(tmp_path, "planner:\n  arrival_reserve: 0\n  arrival_insurance: 1.5\n")
+    with pytest.raises(ConfigError, match=r"planner.*arrival_insurance 1\.5 needs arrival_reserve"):
         load_settings(path)
 
 

@@ -40,3 +40,17 @@ def test_demo_shows_the_arrival_reserve_once_jobs_are_a_week_old(tmp_path: Path)
     kept = re.search(r"kept room at (\d+) of (\d+) decisions", outcome.output)
     assert kept is not None, outcome.output
     assert 0 < int(kept[1]) < int(kept[2])
+
+
+@pytest.mark.slow
+def test_demo_plans_with_the_configured_arrival_insurance(tmp_path: Path) -> None:
+    """``planner.arrival_insurance`` from the configuration reaches the demo's planner: once
+    jobs are a week old, last week's interruptible jobs are planned beside the queue."""
+    config = tmp_path / "carbonshift.yaml"
+    config.write_text("planner: {arrival_insurance: 1.5}\n", encoding="utf-8")
+    demo = ["demo", "--jobs", "40", "--days", "10", "--no-ray"]
+    outcome = CliRunner().invoke(app, ["--config", str(config), "--data-dir", str(tmp_path), *demo])
+    assert outcome.exit_code == 0, outcome.output
+    insured = re.search(r"interruptible jobs beside the queue at (\d+) of", outcome.output)
+    assert insured is not None, outcome.output
+    assert int(insured[1]) > 0

@@ -84,6 +84,8 @@ def test_simulate_writes_formats_exactly(tmp_path: Path) -> None:
         (["--carbon", "missing.csv"], "missing.csv"),
         (["--arrival-forecast", "-1"], "--arrival-forecast"),
         (["--arrival-reserve", "-0.5"], "--arrival-reserve"),
+        (["--arrival-insurance", "-1"], "--arrival-insurance"),
+        (["--arrival-reserve", "0", "--arrival-insurance", "1.5"], "needs arrival_reserve"),
         (["--announce-h", "-2"], "--announce-h"),
     ],
 )
@@ -145,35 +147,49 @@ def test_naive_timestamp_in_jobs_is_a_usage_error(tmp_path: Path) -> None:
 def test_arrival_forecasts_reach_the_policy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """``--arrival-forecast`` / ``--arrival-reserve`` reach the engine; without them the
-    ``planner`` settings do (no arrival forecast and the 1.5 reserve by default). So does the
-    ``--announce-h`` what-if (0 by default)."""
-    seen: list[tuple[float, float, float]] = []
+    """``--arrival-forecast`` / ``--arrival-reserve`` / ``--arrival-insurance`` reach the
+    engine; without them the ``planner`` settings do (no arrival forecast, the 1.5 reserve
+    and no insurance by default). So does the ``--announce-h`` what-if (0 by default)."""
+    seen: list[tuple[float, float, float, float]] = []
     real = simulate_cli.simulate
 
     def spy(*args: object, **kwargs: object) -> object:
         options = kwargs["options"]
         seen.append(
-            (options.arrival_forecast, options.arrival_reserve, options.announce_h)  # type: ignore[attr-defined]
+            (
+                options.arrival_forecast,  # type: ignore[attr-defined]
+                options.arrival_reserve,  # type: ignore[attr-defined]
+                options.arrival_insurance,  # type: ignore[attr-defined]
+                options.announce_h,  # type: ignore[attr-defined]
+            )
         )
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(simulate_cli, "simulate", spy)
     base = [*files(tmp_path), "--policy", "earliest", "--out", str(tmp_path / "r")]
     settings = tmp_path / "carbonshift.yaml"
-    settings.write_text("planner: {arrival_forecast: 0.5, arrival_reserve: 1.25}\n")
+    settings.write_text(
+        "planner: {arrival_forecast: 0.5, arrival_reserve: 1.25, arrival_insurance: 1.5}\n"
+    )
     configured = ["--config", str(settings)]
     for first, extra in (
         ([], []),
         ([], ["--arrival-forecast", "1.5", "--arrival-reserve", "2", "--announce-h", "24"]),
+        ([], ["--arrival-insurance", "2"]),
         (configured, []),
-        (configured, ["--arrival-reserve", "0"]),
+        (configured, ["--arrival-reserve", "0", "--arrival-insurance", "0"]),
     ):
         outcome = CliRunner().invoke(
             app, [*first, "simulate", *base, "--schedule-out", str(tmp_path / "s"), *extra]
         )
         assert outcome.exit_code == 0, outcome.output
-    assert seen == [(0.0, 1.5, 0.0), (1.5, 2.0, 24.0), (0.5, 1.25, 0.0), (0.5, 0.0, 0.0)]
+    assert seen == [
+        (0.0, 1.5, 0.0, 0.0),
+        (1.5, 2.0, 0.0, 24.0),
+        (0.0, 1.5, 2.0, 0.0),
+        (0.5, 1.25, 1.5, 0.0),
+        (0.5, 0.0, 0.0, 0.0),
+    ]
 
 
 def test_missed_jobs_are_listed_with_when_they_were_lost(tmp_path: Path) -> None:

@@ -412,3 +412,58 @@ def test_the_reserve_expects_last_weeks_rigid_jobs_back_and_more_in_a_crunch() -
     )
     assert no_week.arrival_surge == math.inf
     assert [job.id for job in no_week.expected_jobs] == ["expected:0.0"]  # no crunch scale
+
+
+def test_insurance_expects_last_weeks_interruptible_jobs_back_as_jobs_not_demand() -> None:
+    """On 6-hour slots (a week: 28 slots) last week's interruptible job (4 GPUs, 5 slots,
+    released at 14, due at 24) comes back released at slot 2 of the problem and due at 12.
+    With ``insurance`` it is an interruptible expected job, × the scale, and the priced
+    demand covers none of it; without, it is only demand. Without the reserve: refused."""
+    problem = replace(make_problem([[1.0] * 16], 8, []), slot_s=6 * 3600)
+    past = history((14, 24, 5, 4, True))
+
+    def arrived(insurance: float, reserve: float = 1.5) -> PlanProblem:
+        return with_arrivals(
+            problem, past, now=40, forecast=0.0, reserve=reserve, insurance=insurance
+        )
+
+    plain, insured, twice = arrived(0.0), arrived(1.0), arrived(2.0)
+    assert plain.expected_jobs == ()
+    assert plain.expected_demand is not None
+    assert [int(v) for v in plain.expected_demand[0]] == [0, 0] + [3] * 10 + [0] * 4
+    (job,) = insured.expected_jobs
+    assert (job.release_slot, job.deadline_slot, job.duration_slots) == (2, 12, 5)
+    assert (job.gpus, job.interruptible) == (4, True)
+    assert insured.expected_demand is None
+    assert [job.id for job in twice.expected_jobs] == ["expected:0.0", "expected:0.1"]
+    with pytest.raises(ValueError, match="needs a positive scale and the arrival reserve"):
+        arrived(1.0, reserve=0.0)
+
+
+def test_demand_of_one_kind_leaves_the_other_out() -> None:
+    past = history((12, 16, 4, 2, True), (14, 22, 4, 4, False))
+    rigid = last_period_demand(
+        past, now=30, slots=16, regions=1, period=PERIOD, scale=1.0, interruptible=False
+    )
+    flexible = last_period_demand(
+        past, now=30, slots=16, regions=1, period=PERIOD, scale=1.0, rigid=False
+    )
+    assert [int(v) for v in rigid[0]] == [0] * 4 + [2] * 8 + [0] * 4
+    assert [int(v) for v in flexible[0]] == [0, 0, 2, 2, 2, 2] + [0] * 10
+
+
+def test_a_known_interruptible_job_leaves_an_insured_arrival_the_green_slots() -> None:
+    """One GPU; the known job needs any two of four slots (greenest: 2 and 3), last week's
+    interruptible job is expected back in slots 2–3 needing both: insured, the known job
+    runs in 0–1 and the expected job is in no placement."""
+    known = make_job("a", 0, 4, 2, interruptible=True)
+    plain = make_problem([[5.0, 4.0, 1.0, 1.5]], 1, [known])
+    later = make_job("expected:0.0", 2, 4, 2, interruptible=True)
+    policy = CarbonshiftPolicy()
+    alone = policy.plan(plain).placements["a"]
+    insured = policy.plan(replace(plain, expected_jobs=(later,)))
+    assert sorted(t for seg in alone for t in range(seg.start, seg.end)) == [2, 3]
+    slots = sorted(t for seg in insured.placements["a"] for t in range(seg.start, seg.end))
+    assert slots == [0, 1]
+    assert set(insured.placements) == {"a"}
+    assert insured.unplaced == ()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -133,3 +134,33 @@ def test_a_long_lived_service_plans_with_the_history_of_a_fresh_one(clock: FakeC
     assert shapes(mine)  # last week's rigid jobs come back inside the horizon
     assert shapes(mine) == shapes(theirs)
     assert mine.arrival_load == theirs.arrival_load
+
+
+def test_the_service_plans_with_the_arrival_insurance(clock: FakeClock) -> None:
+    """With ``arrival_insurance`` last week's interruptible job (one 6.5 days ago, due 20 h
+    after its submission) comes back to the planner as an interruptible expected job inside
+    the 48-hour horizon, and not as reserved demand; without it, only as demand."""
+    now = clock.now()
+    week_ago = now - timedelta(days=6.5)
+    store = InMemoryJobStore()
+    body = spec(week_ago, gpus=8, hours=20, estimated_duration_s=12 * 3600, interruptible=True)
+    store.submit(body, now=week_ago)
+    later = now + timedelta(hours=12)  # waits, so the tick has a queue to plan
+    store.submit(spec(now, hours=30, earliest_start=later), now=now)
+    cluster = ScriptedCluster(region="local", clock=clock)
+    plain = PlanningConfig(slot_s=3600, horizon_s=48 * 3600, arrival_reserve=1.5)
+    problems = []
+    for config in (plain, replace(plain, arrival_insurance=1.5)):
+        seen = Recording()
+        service(store, {"local": cluster}, clock, planning=config, policy=seen).tick()
+        problems.append(seen.problems[-1])
+    reserved, insured = problems
+    assert reserved.expected_jobs == ()
+    assert reserved.expected_demand is not None
+    assert reserved.expected_demand.any()
+    (job,) = insured.expected_jobs
+    assert (job.interruptible, job.gpus, job.duration_slots) == (True, 8, 12)
+    # a week on: released 12 h from now; its window closes at its latest safe start
+    # (20 h − 12 h × 1.1, rounded down to 6 h) plus its 12 h, 30 h from now
+    assert (job.release_slot, job.deadline_slot) == (12, 30)
+    assert insured.expected_demand is None
