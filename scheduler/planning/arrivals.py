@@ -263,10 +263,12 @@ def with_arrivals(
         "regions": len(problem.region_names),
         "period": WEEK_S // problem.slot_s,
     }
-    if insurance < 0 or (insurance > 0 and reserve <= 0):
+    if insurance < 0:
+        raise ValueError(f"arrival insurance {insurance} must be at least 0; 0 turns it off")
+    if insurance > 0 and reserve <= 0:
         raise ValueError(
-            f"arrival insurance {insurance} needs a positive scale and the arrival reserve "
-            f"(reserve {reserve}); set the reserve (1.5 by default) or the insurance to 0"
+            f"arrival insurance {insurance} needs the arrival reserve (reserve {reserve}); "
+            f"set the reserve ({RESERVE_SCALE} by default) or the insurance to 0"
         )
     use = last_period_use(history, scale=forecast, **shape) if forecast > 0 else None
     if reserve <= 0:

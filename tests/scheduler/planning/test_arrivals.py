@@ -436,8 +436,10 @@ def test_insurance_expects_last_weeks_interruptible_jobs_back_as_jobs_not_demand
     assert (job.gpus, job.interruptible) == (4, True)
     assert insured.expected_demand is None
     assert [job.id for job in twice.expected_jobs] == ["expected:0.0", "expected:0.1"]
-    with pytest.raises(ValueError, match="needs a positive scale and the arrival reserve"):
+    with pytest.raises(ValueError, match=r"insurance 1\.0 needs the arrival reserve"):
         arrived(1.0, reserve=0.0)
+    with pytest.raises(ValueError, match=r"insurance -1\.0 must be at least 0"):
+        arrived(-1.0)
 
 
 def test_demand_of_one_kind_leaves_the_other_out() -> None:
