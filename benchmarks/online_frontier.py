@@ -12,7 +12,9 @@ deadlines side by side, so the trade-off is measured rather than guessed:
 * ``carbonshift``: the planner as configured by default (with the arrival reserve);
 * ``lateness:X``: the planner without the arrival reserve, ``busy_lateness_cost`` X;
 * ``hold:S``: the planner without the reserve, with the arrival forecast at scale S (rigid
-  arrivals only, as shipped; ``carbonshift simulate --arrival-forecast S``).
+  arrivals only, as shipped; ``carbonshift simulate --arrival-forecast S``);
+* ``insure:S``: the planner with the reserve and the arrival insurance at scale S (last
+  week's interruptible jobs planned beside the queue; ``--arrival-insurance S``).
 
 Usage: .venv/bin/python benchmarks/online_frontier.py [--zone de] [--cap 0.6]
        [--kind semi-weekly-interruptible] [--variants run-now,edf,asap,carbonshift,lateness:2]
@@ -78,6 +80,8 @@ def variant(name: str) -> tuple[Policy, EngineOptions]:
         return get_policy("carbonshift", busy_lateness_cost=float(value)), bare
     if kind == "hold":
         return get_policy("carbonshift"), replace(bare, arrival_forecast=float(value))
+    if kind == "insure":
+        return get_policy("carbonshift"), EngineOptions(arrival_insurance=float(value))
     return get_policy(kind), EngineOptions()
 
 
@@ -125,7 +129,7 @@ def parse() -> argparse.Namespace:
         "--variants",
         default="run-now,edf,asap,carbonshift,lateness:2,lateness:4",
         help="comma-separated: run-now, edf, asap, carbonshift, lateness:X, hold:S, "
-        "or any policy name",
+        "insure:S, or any policy name",
     )
     return parser.parse_args()
 
