@@ -72,11 +72,16 @@ class EngineOptions:
     announce_h: float = 0.0
 
     def __post_init__(self) -> None:
-        """Refuse a negative or infinite notice, and insurance without the reserve."""
+        """Refuse a negative or infinite notice, and a negative insurance or one without the
+        reserve."""
         if not 0.0 <= self.announce_h < math.inf:
             raise ConfigError(
                 f"announce_h {self.announce_h} must be a finite number of hours, at least 0; "
                 "0 reveals each job at its submit_time"
+            )
+        if self.arrival_insurance < 0:
+            raise ConfigError(
+                f"arrival_insurance {self.arrival_insurance:g} must be at least 0; 0 turns it off"
             )
         if self.arrival_insurance > 0 and self.arrival_reserve <= 0:
             raise ConfigError(

@@ -70,6 +70,14 @@ def test_a_negative_notice_is_refused() -> None:
         EngineOptions(announce_h=-1.0)
 
 
+def test_bad_arrival_insurance_is_refused_with_the_fix() -> None:
+    """A negative insurance, or one without the arrival reserve, names the value and the fix."""
+    with pytest.raises(ConfigError, match=r"arrival_insurance -1 must be at least 0"):
+        EngineOptions(arrival_insurance=-1.0)
+    with pytest.raises(ConfigError, match=r"arrival_insurance 1\.5 needs arrival_reserve"):
+        EngineOptions(arrival_insurance=1.5, arrival_reserve=0.0)
+
+
 def test_started_non_interruptible_jobs_are_fixed_and_hold_capacity(tmp_path: Path) -> None:
     """Once a rigid job starts it leaves the problem, and its GPUs are no longer free."""
     loaded = scenario(
