@@ -19,7 +19,10 @@ With the arrival reserve (``--arrival-reserve``, on by default) last week's rigi
 back as jobs (``PlanProblem.expected_jobs``): the exact model places them beside the known
 ones and then drops them, and leaving one out costs ``expected_job_cost`` × the intensity
 spread per kWh, so known jobs take their room only where nothing else is left. An expected
-job's room is a mix of its windows (an LP) unless ``expected_whole_windows``. Last week's
+job's room is a mix of its windows (an LP) unless ``expected_whole_windows``. They are
+bounded: the soonest released are kept while the model fits ``exact_max_vars``, and when
+HiGHS stops at ``exact_time_limit_s`` beside them the queue is planned alone, so last
+week's jobs cost a plan at most that limit (``benchmarks/expected_jobs.py``). Last week's
 interruptible jobs come back as a demand spread over their windows
 (``PlanProblem.expected_demand``, ``arrivals.last_period_demand``), a soft reserve of the
 exact model: using one of those GPUs costs ``arrival_reserve_cost`` × the intensity spread
@@ -386,21 +389,62 @@ class CarbonshiftPolicy:
             # model (which relaxes segment caps) must see it so
             rigid = [replace(job, interruptible=False) for job in problem.jobs]
             problem = replace(problem, jobs=rigid)
+        expected = self._expected(problem)
+        if expected:
+            plan = self._solve_whole(problem, window, spread, expected)
+            if plan is not None:
+                return plan
+            # HiGHS stopped before it proved a plan beside last week's jobs: the queue alone
+        return self._solve_whole(problem, window, spread, ())
+
+    def _expected(self, problem: PlanProblem) -> tuple[PlanJob, ...]:
+        """The jobs expected later (last week's) to plan beside the queue: none when
+        ``expected_job_cost`` is 0, else the soonest released first while the model stays
+        within ``exact_max_vars`` (kept in the problem's order)."""
+        if self.expected_job_cost <= 0 or not problem.expected_jobs:
+            return ()
+        room = self.exact_max_vars - model_size(problem.jobs)
+        kept: set[int] = set()
+        by_release = sorted(
+            range(len(problem.expected_jobs)),
+            key=lambda i: (problem.expected_jobs[i].release_slot, i),
+        )
+        for i in by_release:
+            room -= model_size([problem.expected_jobs[i]])
+            if room < 0:
+                break
+            kept.add(i)
+        return tuple(job for i, job in enumerate(problem.expected_jobs) if i in kept)
+
+    def _solve_whole(
+        self,
+        problem: PlanProblem,
+        window: Window,
+        spread: float,
+        expected: tuple[PlanJob, ...],
+    ) -> Plan | None:
+        """``_whole``'s models with ``expected`` jobs placed beside the known ones (so these
+        leave them room; the solution's blocks are the known jobs' only). None when there is
+        no clean answer, and with expected jobs also when HiGHS stops at its time limit with
+        a known job left out: the fewest-left-out model beside them could take its own limit
+        too, and room for jobs that may never come is not worth a slow plan
+        (``benchmarks/expected_jobs.py``)."""
         crowded = False
-        # jobs expected later (last week's rigid ones) are placed beside the known ones, so
-        # these leave them room; the solution's blocks are the known jobs' only
         place = partial(
             solve,
             problem.jobs,
             window,
-            expected=problem.expected_jobs if self.expected_job_cost > 0 else (),
+            expected=expected,
             expected_g_per_kwh=self.expected_job_cost * spread,
             whole_expected=self.expected_whole_windows,
         )
         for whole in (False, True):
             try:
                 sol = place(self.exact_time_limit_s, whole_interruptible=whole)
-                crowded = crowded or any(sol.values[b.u] > 1e-6 for b in sol.blocks)
+                left_out = any(sol.values[b.u] > 1e-6 for b in sol.blocks)
+                if expected and left_out and not sol.optimal:
+                    return None  # stopped before it fitted the queue beside them
+                crowded = crowded or left_out
                 if crowded:
                     # not every job fits: leave out as few as possible, not a little of many
                     sol = place(

@@ -218,7 +218,8 @@ def solve(
     chosen), as placements do. Without it the LP may run a multi-GPU job in half a slot beside
     another, or split it across regions, which rounding then pays for (5 % on the demo).
     ``expected`` jobs (not yet submitted) are planned beside ``jobs`` and left out at
-    ``expected_g_per_kwh``; the solution holds ``jobs``' blocks only. Their room is an LP, a
+    ``expected_g_per_kwh``, and a known job only at more than that, so none is left out to
+    keep room for them; the solution holds ``jobs``' blocks only. Their room is an LP, a
     mix of windows, unless ``whole_expected``: it shapes where the known jobs run, and a
     rigid job's room as a mix of windows leaves them more of the green hours.
     """
@@ -243,7 +244,8 @@ def solve(
                 i < len(jobs) or whole_expected
             )
         kwh = job.gpus * job.power_w / 1000.0 * window.slot_h
-        cost[b.u] = kwh * job.duration_slots * (top if i < len(jobs) else expected_g_per_kwh)
+        # a known job left out costs more than leaving out any job that may never come
+        cost[b.u] = kwh * job.duration_slots * (expected_g_per_kwh + (top if i < len(jobs) else 0))
     if fewest_left_out:
         per_job = float(cost[[b.u for b in blocks]].sum())
         slack = np.array([_slack(b.job) for b in known], dtype=np.float64)

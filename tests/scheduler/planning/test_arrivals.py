@@ -22,7 +22,8 @@ from scheduler.planning.arrivals import (
 )
 from scheduler.planning.carbonshift import CarbonshiftPolicy
 from scheduler.planning.denoise import noise_share
-from scheduler.planning.problem import PlanProblem
+from scheduler.planning.exact import Window, solve
+from scheduler.planning.problem import PlanJob, PlanProblem
 from tests.scheduler.planning.problems import make_job, make_problem
 
 PERIOD = 20
@@ -175,6 +176,56 @@ def test_a_known_job_never_makes_way_for_an_expected_one() -> None:
     assert plan.unplaced == ()
     assert plan.placements["a"][0].start == 0
     assert set(plan.placements) == {"a"}
+
+
+def test_the_exact_model_leaves_out_an_expected_job_before_any_known_one() -> None:
+    """However dear leaving an expected job out is, leaving a known one out is dearer, so
+    the first model already places the known job (before, it was left out and a second,
+    fewest-left-out model had to put it back)."""
+    grid = np.array([[5.0, 4.0, 1.0]])
+    window = Window(t0=0, t1=3, intensity=grid, capacity=np.ones((1, 3), np.int64), slot_h=0.25)
+    known, later = make_job("a", 0, 3, 3), make_job("e", 0, 3, 3)
+    sol = solve([known], window, None, expected=[later], expected_g_per_kwh=1000.0)
+    assert sol.optimal
+    assert sol.values[sol.blocks[0].u] == pytest.approx(0.0)
+
+
+def test_expected_jobs_beyond_the_model_budget_are_dropped_latest_released_first() -> None:
+    """One GPU; the known job ``a`` (3 variables) would make way for ``expected:0`` (1
+    variable, released at 2) but not for ``expected:1`` (5 variables, released at 6). With
+    room for ``a`` and one variable more, the sooner ``expected:0`` is kept, though listed
+    second; with room for ``a`` alone, neither is, and ``a`` takes the green slot 2."""
+    known = make_job("a", 0, 4, 2)
+    problem = make_problem([[5.0, 4.0, 1.0, 1.5] + [3.0] * 8], 1, [known])
+    soon, late = make_job("expected:0.0", 2, 4, 2), make_job("expected:1.0", 6, 12, 2)
+    with_later = replace(problem, expected_jobs=(late, soon))
+    assert CarbonshiftPolicy(exact_max_vars=4).plan(with_later).placements["a"][0].start == 0
+    assert CarbonshiftPolicy(exact_max_vars=3).plan(with_later).placements["a"][0].start == 2
+
+
+def test_a_solve_that_stops_beside_expected_jobs_plans_the_queue_alone() -> None:
+    """100 rigid expected jobs overfill two regions, whose LP HiGHS cannot solve in half a
+    second (over a minute here): the plan is the queue's own exact plan, not a slow
+    fewest-left-out model and a heuristic plan (``benchmarks/expected_jobs.py``)."""
+    rng = np.random.default_rng(0)
+    slots = 192
+    curve = 250 + 120 * np.sin(2 * np.pi * np.arange(slots) / 96)
+    intensity = np.stack([curve, np.roll(curve, 40)]) + rng.normal(0, 4, (2, slots))
+
+    def job(name: str, release: int, interruptible: bool) -> PlanJob:
+        duration = int(rng.integers(1, 16))
+        deadline = min(slots, release + duration + int(rng.integers(8, 65)))
+        return make_job(
+            name, release, deadline, duration, regions=(0, 1), interruptible=interruptible
+        )
+
+    queue = [job(f"job-{i}", 0, i % 2 == 0) for i in range(8)]
+    later = tuple(job(f"expected:{i}.0", int(rng.integers(0, 96)), False) for i in range(100))
+    alone = make_problem(intensity, 2, queue)
+    policy = CarbonshiftPolicy(exact_time_limit_s=0.5)
+    plan = policy.plan(replace(alone, expected_jobs=later))
+    assert plan.unplaced == ()
+    assert dict(plan.placements) == dict(policy.plan(alone).placements)
 
 
 def test_a_known_job_takes_an_expected_ones_room_when_that_saves_enough() -> None:
