@@ -21,8 +21,9 @@ ones and then drops them, and leaving one out costs ``expected_job_cost`` × the
 spread per kWh, so known jobs take their room only where nothing else is left. An expected
 job's room is a mix of its windows (an LP) unless ``expected_whole_windows``. They are
 bounded: the soonest released are kept while the model fits ``exact_max_vars``, and when
-HiGHS stops at ``exact_time_limit_s`` beside them the queue is planned alone, so last
-week's jobs cost a plan at most that limit (``benchmarks/expected_jobs.py``). Last week's
+HiGHS stops at ``exact_time_limit_s`` beside them with a known job left out, the queue is
+planned alone, so last week's jobs add at most about that limit to a plan
+(``benchmarks/expected_jobs.py``). Last week's
 interruptible jobs come back as a demand spread over their windows
 (``PlanProblem.expected_demand``, ``arrivals.last_period_demand``), a soft reserve of the
 exact model: using one of those GPUs costs ``arrival_reserve_cost`` × the intensity spread
@@ -394,7 +395,8 @@ class CarbonshiftPolicy:
             plan = self._solve_whole(problem, window, spread, expected)
             if plan is not None:
                 return plan
-            # HiGHS stopped before it proved a plan beside last week's jobs: the queue alone
+            # no clean answer beside last week's jobs (HiGHS stopped, or rounding lost a
+            # job): plan the queue alone
         return self._solve_whole(problem, window, spread, ())
 
     def _expected(self, problem: PlanProblem) -> tuple[PlanJob, ...]:
