@@ -74,6 +74,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
+from itertools import accumulate
 
 import numpy as np
 
@@ -406,16 +407,9 @@ class CarbonshiftPolicy:
         if self.expected_job_cost <= 0 or not problem.expected_jobs:
             return ()
         room = self.exact_max_vars - model_size(problem.jobs)
-        kept: set[int] = set()
-        by_release = sorted(
-            range(len(problem.expected_jobs)),
-            key=lambda i: (problem.expected_jobs[i].release_slot, i),
-        )
-        for i in by_release:
-            room -= model_size([problem.expected_jobs[i]])
-            if room < 0:
-                break
-            kept.add(i)
+        by_release = sorted(enumerate(problem.expected_jobs), key=lambda ij: ij[1].release_slot)
+        used = accumulate(model_size([job]) for _, job in by_release)
+        kept = {i for (i, _), size in zip(by_release, used, strict=True) if size <= room}
         return tuple(job for i, job in enumerate(problem.expected_jobs) if i in kept)
 
     def _solve_whole(
