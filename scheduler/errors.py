@@ -31,7 +31,8 @@ errors only. Every message says what was wrong, with the offending value, and wh
     ├── LedgerError                    ledger fault
     │   └── LedgerIntegrityError       the hash chain does not verify
     ├── SchedulerLockedError           another scheduler instance holds this database
-    └── ScheduleViolationError         a simulated schedule breaks a deadline or a capacity
+    ├── ScheduleViolationError         a simulated schedule breaks a deadline or a capacity
+    └── OracleLimitError               HiGHS found no answer for the oracle within its limit
 """
 
 from __future__ import annotations
@@ -135,3 +136,7 @@ class SchedulerLockedError(CarbonshiftError):
 
 class ScheduleViolationError(CarbonshiftError):
     """A policy produced a schedule that breaks a deadline or a region's capacity."""
+
+
+class OracleLimitError(CarbonshiftError):
+    """The oracle's HiGHS model has no solution within its time limit (too big to solve)."""

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from scheduler.errors import OracleLimitError
 from scheduler.planning.exact import Solution, Window, solve
 from scheduler.planning.extract import placements_from
 from scheduler.planning.greedy import Placements
@@ -109,10 +110,15 @@ class OraclePolicy:
         try:
             whole = not relax and model_size(jobs) <= self.max_binaries
             return solve(jobs, window, self.time_limit_s, relax=relax, whole_interruptible=whole)
-        except RuntimeError:
+        except RuntimeError as err:
             if relax:
-                raise
-            return solve(jobs, window, self.time_limit_s, relax=True)
+                raise OracleLimitError(
+                    f"the oracle's LP relaxation of {len(jobs)} jobs over slots {t0}–{t1} has "
+                    f"no solution within its {self.time_limit_s} s limit ({err}); raise the "
+                    "limit (OraclePolicy.time_limit_s; --oracle-limit-s in the benchmarks) "
+                    "or bound the optimum with scheduler.planning.bound.lower_bound_g"
+                ) from err
+            return self._solve(problem, jobs, free, relax=True)
 
     def _keep(
         self,

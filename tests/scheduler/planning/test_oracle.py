@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
+
+from scheduler.errors import OracleLimitError
 from scheduler.planning.lowest_window import LowestWindowPolicy
 from scheduler.planning.oracle import OraclePolicy, components
 from scheduler.planning.problem import plan_emissions_g
@@ -45,3 +49,17 @@ def test_non_interruptible_jobs_get_one_contiguous_run() -> None:
     plan = OraclePolicy().plan(problem)
     seg = plan.placements["a"]
     assert [(s.start, s.end) for s in seg] == [(3, 5)]
+
+
+def test_oracle_without_any_answer_in_its_limit_says_how_to_get_one() -> None:
+    """A big component whose LP relaxation HiGHS cannot solve within the time limit raises
+    an error naming the jobs, the limit and the two ways out, not HiGHS's bare status."""
+    rng = np.random.default_rng(0)
+    starts, lengths = rng.integers(0, 60, 300), rng.integers(2, 10, 300)
+    jobs = [
+        make_job(f"j{i}", int(r), int(r) + 30, duration=int(d))
+        for i, (r, d) in enumerate(zip(starts, lengths, strict=True))
+    ]
+    problem = make_problem([rng.uniform(50, 500, 96).tolist()], 40, jobs)
+    with pytest.raises(OracleLimitError, match=r"LP relaxation of 300 jobs .*time_limit_s"):
+        OraclePolicy(time_limit_s=1e-6, max_binaries=10).plan(problem)
