@@ -65,14 +65,19 @@ class _Grid:
     count: int
 
 
-class _Model:
-    """The LP being built: columns, and COO triplets of its equality and ``≤`` rows."""
+class LpModel:
+    """The LP being built: columns, and COO triplets of its equality and ``≤`` rows.
+
+    ``use`` holds, beside each capacity triplet, what ``scheduler.planning.readiness`` needs
+    to add rows of its own: (job index, slot bucket, column, GPU-slots per unit).
+    """
 
     def __init__(self, eq_rhs: FloatArray, ub_rhs: FloatArray) -> None:
         self.cost: list[FloatArray] = []
         self.upper: list[FloatArray] = []
         self.eq: list[tuple[IntArray, IntArray, FloatArray]] = []
         self.ub: list[tuple[IntArray, IntArray, FloatArray]] = []
+        self.use: list[tuple[IntArray, IntArray, IntArray, FloatArray]] = []
         self.eq_rhs, self.ub_rhs = [eq_rhs], [ub_rhs]
         self.n = 0
 
@@ -115,6 +120,20 @@ def lower_bound_g(
     infeasible (no plan can place every job) or stops before optimality (raise
     ``time_limit_s``).
     """
+    model = build_model(
+        problem, run_slots=run_slots, bucket_slots=bucket_slots, one_region=one_region
+    )
+    return solve_lp(model, time_limit_s)[0]
+
+
+def build_model(
+    problem: PlanProblem,
+    *,
+    run_slots: Mapping[str, float] | None = None,
+    bucket_slots: int = 1,
+    one_region: bool = True,
+) -> LpModel:
+    """The bound's LP for ``problem`` (see ``lower_bound_g`` for the arguments and errors)."""
     if bucket_slots < 1:
         raise ValueError(f"bucket_slots must be at least 1 (got {bucket_slots})")
     pairs = _pairs(problem, run_slots or {})
@@ -122,11 +141,11 @@ def lower_bound_g(
     single = pairs.spread & ((pairs.slots == 1) | (not one_region))
     rhs = np.ones(len(problem.jobs))
     rhs[pairs.job[single]] = pairs.run[single]
-    model = _Model(rhs, _bucket_capacity(problem.capacity, grid))
+    model = LpModel(rhs, _bucket_capacity(problem.capacity, grid))
     _one_slot(model, pairs.take(single), problem.intensity, grid)
     _linked(model, pairs.take(pairs.spread & ~single), problem.intensity, grid)
     _starts(model, pairs.take(~pairs.spread), problem.intensity, grid)
-    return _solve(model, time_limit_s)
+    return model
 
 
 def _pairs(problem: PlanProblem, run_slots: Mapping[str, float]) -> _Pairs:
@@ -175,7 +194,7 @@ def _expand(counts: IntArray) -> tuple[IntArray, IntArray]:
 
 
 def _spread(
-    model: _Model, pairs: _Pairs, intensity: FloatArray, grid: _Grid
+    model: LpModel, pairs: _Pairs, intensity: FloatArray, grid: _Grid
 ) -> tuple[IntArray, IntArray, FloatArray]:
     """Columns per (pair, bucket): slots run there. (Owning pair, column, slots free there.)"""
     first = pairs.release // grid.size
@@ -188,16 +207,17 @@ def _spread(
     cost = pairs.g_per_slot[owner] * _bucket_minimum(intensity, grid)[region, bucket]
     cols = model.columns(cost, free)
     model.ub.append((region * grid.count + bucket, cols, pairs.gpus[owner]))
+    model.use.append((pairs.job[owner], bucket, cols, pairs.gpus[owner]))
     return owner, cols, free
 
 
-def _one_slot(model: _Model, pairs: _Pairs, intensity: FloatArray, grid: _Grid) -> None:
+def _one_slot(model: LpModel, pairs: _Pairs, intensity: FloatArray, grid: _Grid) -> None:
     """Its run spread freely over slots and regions (for a one-slot job: its start-slot LP)."""
     owner, cols, _ = _spread(model, pairs, intensity, grid)
     model.eq.append((pairs.job[owner], cols, np.ones(len(cols))))
 
 
-def _linked(model: _Model, pairs: _Pairs, intensity: FloatArray, grid: _Grid) -> None:
+def _linked(model: LpModel, pairs: _Pairs, intensity: FloatArray, grid: _Grid) -> None:
     """A longer interruptible job: a mix ``z`` of single-region runs.
 
     Region ``r`` gets the share ``z[r]`` (``Σ z = 1``) of the job: ``run × z[r]`` slots, at
@@ -214,7 +234,7 @@ def _linked(model: _Model, pairs: _Pairs, intensity: FloatArray, grid: _Grid) ->
     model.ub.append((link, share[owner], -free))
 
 
-def _starts(model: _Model, pairs: _Pairs, intensity: FloatArray, grid: _Grid) -> None:
+def _starts(model: LpModel, pairs: _Pairs, intensity: FloatArray, grid: _Grid) -> None:
     """One column per (job, region, start slot): the share of the job started there."""
     owner, rank = _expand(pairs.deadline - pairs.slots - pairs.release + 1)
     start = pairs.release[owner] + rank
@@ -233,6 +253,9 @@ def _starts(model: _Model, pairs: _Pairs, intensity: FloatArray, grid: _Grid) ->
     )
     row = region[column] * grid.count + bucket
     model.ub.append((row, cols[column], pairs.gpus[owner][column] * used))
+    model.use.append(
+        (pairs.job[owner][column], bucket, cols[column], pairs.gpus[owner][column] * used)
+    )
 
 
 def _padded(values: np.ndarray, grid: _Grid, fill: float) -> FloatArray:
@@ -252,7 +275,13 @@ def _bucket_capacity(capacity: IntArray, grid: _Grid) -> FloatArray:
     return total
 
 
-def _solve(model: _Model, time_limit_s: float | None) -> float:
+def solve_lp(
+    model: LpModel, time_limit_s: float | None, method: str = "highs-ipm"
+) -> tuple[float, FloatArray]:
+    """HiGHS's optimum of ``model``: its objective (grams) and column values.
+
+    Raises ``RuntimeError`` when HiGHS proves the LP infeasible or stops before an optimum.
+    """
     eq, eq_rhs = model.matrix("eq")
     ub, ub_rhs = model.matrix("ub")
     options: dict[str, float | bool] = {"disp": False}
@@ -265,9 +294,9 @@ def _solve(model: _Model, time_limit_s: float | None) -> float:
         A_eq=eq.tocsr(),
         b_eq=eq_rhs,
         bounds=np.column_stack((np.zeros(model.n), np.concatenate(model.upper))),
-        # interior point (with crossover): on the Alibaba slack-2x bound it finished in 19 min
-        # where the default dual simplex had not after an hour
-        method="highs-ipm",
+        # interior point (with crossover) by default: on the Alibaba slack-2x bound it
+        # finished in 19 min where the dual simplex had not after an hour
+        method=method,
         options=options,
     )
     if res.status != 0:
@@ -275,7 +304,7 @@ def _solve(model: _Model, time_limit_s: float | None) -> float:
             f"HiGHS did not prove an optimum of the bound LP (status {res.status}: "
             f"{res.message}); infeasible means no plan places every job"
         )
-    return float(res.fun)
+    return float(res.fun), np.asarray(res.x, dtype=np.float64)
 
 
-__all__ = ["lower_bound_g"]
+__all__ = ["LpModel", "build_model", "lower_bound_g", "solve_lp"]
