@@ -59,8 +59,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--zones", default="de,gb,fr", help="LWA zones: de, gb, fr")
     parser.add_argument("--caps", default="0.6,0.75", help="capacity files: 0.6, 0.75, 1.0")
     parser.add_argument("--kinds", default="semi-weekly-interruptible", help="job files")
-    parser.add_argument("--reference", help="deadline whose late work to keep room for (ISO)")
-    parser.add_argument("--scales", default="1.0", help="multiples of the late work")
+    parser.add_argument(
+        "--reference", type=_utc, help="deadline whose late work to keep room for (ISO, UTC)"
+    )
+    parser.add_argument("--scales", type=_scales, default="1.0", help="multiples of the late work")
     parser.add_argument("--method", default="highs", help="SciPy linprog method (HiGHS)")
     parser.add_argument("--time-limit-s", type=float, help="HiGHS limit per LP solve")
     return parser
@@ -73,13 +75,13 @@ def _rows(args: argparse.Namespace, kind: str, zone: str, cap: str) -> list[dict
         LWA / f"regions-{zone}-cap-{cap}.yaml",
     )
     problem = scenario.problem
+    reference = _reference(problem, args.reference)
     began = time.perf_counter()
     optimum = solve_lp(build_model(problem, one_region=False), args.time_limit_s, args.method)[0]
     print(f"{kind} {zone} {cap}: optimum in {time.perf_counter() - began:.0f} s", flush=True)
-    reference = _reference(problem, args.reference)
     late = late_work(problem, reference, WEEK_S // problem.slot_s)
     rows = []
-    for scale in (float(s) for s in args.scales.split(",")):
+    for scale in args.scales:
         began = time.perf_counter()
         bound = readiness_bound_g(
             problem,
@@ -109,12 +111,41 @@ def _rows(args: argparse.Namespace, kind: str, zone: str, cap: str) -> list[dict
     return rows
 
 
-def _reference(problem: PlanProblem, given: str | None) -> int:
-    """The given deadline's slot, or the deadline with the most work in its last four days."""
-    if given is not None:
-        return (
-            round((datetime.fromisoformat(given) - problem.start).total_seconds()) // problem.slot_s
+def _utc(text: str) -> datetime:
+    """An aware ISO time (``--reference``)."""
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO time: {err}") from err
+    if when.tzinfo is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has no UTC offset; write it as e.g. 2020-02-10T09:00:00+00:00"
         )
+    return when
+
+
+def _scales(text: str) -> list[float]:
+    """Comma-separated multiples of the late work, each at least 0 (``--scales``)."""
+    try:
+        scales = [float(part) for part in text.split(",")]
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"--scales {text!r}: {err}; e.g. 0.5,1.0") from err
+    if any(scale < 0 for scale in scales):
+        raise argparse.ArgumentTypeError(f"--scales {text!r}: each must be at least 0")
+    return scales
+
+
+def _reference(problem: PlanProblem, given: datetime | None) -> int:
+    """The given deadline's slot, or the deadline with the most work in its last four days.
+
+    Exits with the scenario's first deadlines when no job is due at ``given``."""
+    deadlines = sorted({job.deadline_slot for job in problem.jobs})
+    if given is not None:
+        slot = round((given - problem.start).total_seconds()) // problem.slot_s
+        if slot not in deadlines:
+            first = ", ".join(_at(problem, d) for d in deadlines[:4])
+            raise SystemExit(f"no job is due at --reference {given.isoformat()}; e.g. {first}")
+        return slot
     back = LOOK_BACK_S // problem.slot_s
     work: dict[int, int] = {}
     for job in problem.jobs:

@@ -94,10 +94,15 @@ def readiness_bound_g(
     """Grams CO2e below which no plan that places every job and keeps the room can go.
 
     See the module docstring. Each solve that leaves room short before some deadlines drops
-    those deadlines' rows; ``progress`` hears one line per solve. Raises ``ValueError`` as
-    ``bound.build_model`` does, and ``RuntimeError`` when HiGHS stops before an optimum or
-    no plan places every job.
+    those deadlines' rows; ``progress`` hears one line per solve. Raises ``ValueError`` for
+    negative or empty late work and as ``bound.build_model`` does, and ``RuntimeError`` when
+    HiGHS stops before an optimum or no plan places every job.
     """
+    if len(late.late) == 0 or late.late.min() < 0:
+        raise ValueError(
+            f"late work must be GPU-slots ≥ 0 from h = 0 on (got {late.late[:5]}…); "
+            "build it with late_work and scale it by a factor ≥ 0"
+        )
     dropped: set[int] = set()
     solves = 0
     while True:

@@ -70,11 +70,15 @@ def test_room_no_plan_can_keep_is_dropped_and_named() -> None:
 
 
 def test_a_deadline_with_no_job_due_is_refused_with_the_choices() -> None:
-    """The reference must be a deadline of the problem; the message lists some."""
+    """The reference must be a deadline of the problem (the message lists some); the
+    period positive and the late work never negative."""
     with pytest.raises(ValueError, match=r"no job is due at slot 7.*\[10, 20\]"):
         late_work(_two_weeks(0), reference=7, period_slots=10)
     with pytest.raises(ValueError, match="period_slots"):
         late_work(_two_weeks(0), reference=20, period_slots=0)
+    negative = LateWork(deadlines=(10,), late=np.array([0.0, -1.0]))
+    with pytest.raises(ValueError, match="late work must be GPU-slots ≥ 0"):
+        readiness_bound_g(_two_weeks(0), negative)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
